@@ -1,0 +1,102 @@
+//! `#[asyncio::main]`: the entry point of an asyncio-wasm guest.
+//!
+//! ```ignore
+//! #[asyncio::main]                 // or #[asyncio::main(debug = true, eager_tasks = true)]
+//! async fn main() -> asyncio::Result<()> { ... }
+//! ```
+//!
+//! expands to: the user's function renamed; an implementation of the
+//! `wasi:cli/run@0.3.0` export that runs it on a fresh loop (`Runner`), and
+//! the export itself; and a plain `fn main` (the WASI 0.2 entry point that
+//! Rust requires of a binary), which explains that a WASI 0.3 host is needed
+//! (natively, it runs the program on a real-time loop).
+
+use proc_macro::TokenStream;
+use quote::quote;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprLit, ItemFn, Lit, MetaNameValue, Token, parse_macro_input};
+
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function = parse_macro_input!(item as ItemFn);
+    let options = match Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse(args) {
+        Ok(o) => o,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    match expand(function, options) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn expand(
+    mut function: ItemFn,
+    options: Punctuated<MetaNameValue, Token![,]>,
+) -> syn::Result<proc_macro2::TokenStream> {
+    if function.sig.asyncness.is_none() {
+        return Err(syn::Error::new_spanned(
+            function.sig.fn_token,
+            "#[asyncio::main] needs an `async fn main`",
+        ));
+    }
+    if function.sig.ident != "main" {
+        return Err(syn::Error::new_spanned(
+            &function.sig.ident,
+            "#[asyncio::main] goes on `async fn main`",
+        ));
+    }
+    if !function.sig.inputs.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &function.sig.inputs,
+            "`main` takes no arguments (read them with std::env::args())",
+        ));
+    }
+
+    let mut runner = quote!(::asyncio::Runner::new());
+    for option in options {
+        let name = option
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        let value = match &option.value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Bool(b), ..
+            }) => b.value,
+            other => {
+                return Err(syn::Error::new_spanned(other, "expected `true` or `false`"));
+            }
+        };
+        runner = match name.as_str() {
+            "debug" => quote!(#runner.debug(#value)),
+            "eager_tasks" => quote!(#runner.eager_tasks(#value)),
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    &option.path,
+                    "unknown option: expected `debug` or `eager_tasks`",
+                ));
+            }
+        };
+    }
+
+    function.sig.ident = syn::Ident::new("__asyncio_user_main", function.sig.ident.span());
+    Ok(quote! {
+        #function
+
+        fn main() {
+            ::asyncio::__private::main_entry(#runner, __asyncio_user_main())
+        }
+
+        #[doc(hidden)]
+        struct __AsyncioMain;
+
+        impl ::asyncio::__private::RunExport for __AsyncioMain {
+            async fn run() -> ::core::result::Result<(), ()> {
+                ::asyncio::__private::run_main(#runner, __asyncio_user_main()).await
+            }
+        }
+
+        ::asyncio::__private::export!(__AsyncioMain with_types_in ::asyncio::bindings);
+    })
+}

@@ -1,0 +1,129 @@
+//! Python's asyncio, for Rust programs that run as WebAssembly components.
+//!
+//! A guest is an ordinary binary crate built for `wasm32-wasip2` and run by
+//! the `aio` host (`aio run app.wasm`):
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! #[asyncio::main]
+//! async fn main() -> asyncio::Result<()> {
+//!     println!("Hello ...");
+//!     asyncio::sleep(Duration::from_secs(1)).await?;
+//!     println!("... World!");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The names follow asyncio wherever the behaviour matches: [`create_task`],
+//! [`gather()`], [`wait_for`], [`timeout`], [`TaskGroup`], [`shield()`],
+//! [`get_running_loop`], ... One module per section of the asyncio
+//! reference:
+//!
+//! | asyncio | here |
+//! |---|---|
+//! | Runners | [`runner`]: [`Runner`], `#[asyncio::main]`, [`exit`] |
+//! | Coroutines and Tasks | [`tasks`] and [`time`] |
+//! | Futures | [`futures`]: [`Future`] |
+//! | Event Loop | [`events`]: [`Loop`], `call_soon`, `call_later`, ... |
+//! | Exceptions | [`errors`]: [`Error`], [`ErrorKind`] |
+//!
+//! # Errors and cancellation
+//!
+//! Everything that can fail returns [`Result`]; `?` plays the role of
+//! `raise`. Cancellation is cooperative, as in asyncio: [`Task::cancel`]
+//! makes the next SDK awaitable the task is suspended in return
+//! `Err(Cancelled)` (once), and whatever that awaitable waited on is
+//! cancelled too. The task may clean up (even awaiting), propagate the error
+//! with `?`, or swallow it ([`TaskRef::uncancel`]). Dropping an SDK future is
+//! always safe; each type documents what dropping it does.
+//!
+//! # One thread
+//!
+//! A guest has one thread: tasks and futures need not be `Send`, and there
+//! is no `to_thread` or `run_coroutine_threadsafe`.
+//!
+//! # Debug mode
+//!
+//! [`Runner::debug`] (or `#[asyncio::main(debug = true)]`, or the
+//! environment variable [`runner::DEBUG_ENV`] set to `1`) reports task steps
+//! and callbacks slower than 100 ms on stderr. Whatever the mode, a task
+//! whose error nobody retrieved is reported when it is dropped, as asyncio
+//! does.
+//!
+//! # Testing
+//!
+//! [`testing`] runs the loop natively on a virtual clock, step by step.
+
+extern crate self as asyncio;
+
+#[doc(hidden)]
+pub mod bindings {
+    //! The WIT bindings (generated from `wit/`); private to the SDK.
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "aio:host/guest",
+        pub_export_macro: true,
+        default_bindings_module: "asyncio::bindings",
+        generate_all,
+    });
+}
+
+pub mod errors;
+pub mod events;
+pub mod futures;
+pub mod runner;
+mod runtime;
+pub mod tasks;
+pub mod testing;
+pub mod time;
+
+pub use asyncio_macros::main;
+pub use errors::{Error, ErrorKind, Result};
+pub use events::{Handle, Loop, TimerHandle, get_running_loop, try_get_running_loop};
+pub use futures::Future;
+pub use runner::{Runner, exit};
+pub use runtime::ExceptionContext;
+pub use tasks::{
+    AsCompleted, CallbackId, ReturnWhen, Task, TaskGroup, TaskRef, all_tasks, as_completed,
+    create_eager_task, create_named_task, create_task, current_task, gather, gather_all, shield,
+    task_dump, wait,
+};
+pub use time::{
+    Instant, Sleep, Timeout, sleep, sleep_until, timeout, timeout_at, wait_for, yield_now,
+};
+
+/// What `#[asyncio::main]` expands to refers to these; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings::exports::wasi::cli::run::Guest as RunExport;
+    pub use crate::runner::{MainResult, no_async_host, run_main};
+
+    pub use crate::bindings::export;
+
+    /// The `fn main` of a guest: natively, run the program on a real-time
+    /// loop (handy for quick experiments); in a component, explain that a
+    /// WASI 0.3 host is needed (the entry point is the async export).
+    pub fn main_entry<F, R>(runner: crate::Runner, main: F)
+    where
+        F: std::future::Future<Output = R> + 'static,
+        R: MainResult + 'static,
+    {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = (runner, main);
+            no_async_host()
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            match crate::testing::block_on(run_main(runner, main)) {
+                Some(Ok(())) => {}
+                Some(Err(())) => std::process::exit(1),
+                None => {
+                    eprintln!("asyncio: deadlock: no task can make progress");
+                    std::process::exit(1)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Driving a loop to completion: `asyncio.run`'s shape, and the one place
+//! that waits in the host.
+//!
+//! [`RunLoop`] runs the main task, then (as `asyncio.run` does) cancels the
+//! tasks still pending and waits for them, reports errors they raised while
+//! being cancelled, and closes the loop. How it waits when nothing is ready
+//! is a [`Park`]: in a guest, a single `wasi:clocks` `wait-until` for the
+//! earliest timer (the component runtime also wakes the loop when an import
+//! a task awaits completes); in native tests, a virtual clock jumps.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use super::task::{State, TaskOutput, TaskRun};
+use super::{ExceptionContext, LoopInner, enter};
+use crate::errors::Result;
+
+/// How the driver waits when no task is ready.
+pub(crate) trait Park {
+    /// Wait until `deadline` (a clock time) or until woken through `cx`.
+    /// `Ready`: time may have moved on, run the loop again.
+    fn park(&mut self, lp: &LoopInner, deadline: Option<u64>, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// Called while work is ready: true to give the host a turn first (so
+    /// imports can complete while tasks keep the loop busy).
+    fn should_yield(&mut self, _now: u64) -> bool {
+        false
+    }
+}
+
+enum Phase {
+    Main,
+    Shutdown(Vec<Rc<dyn TaskRun>>),
+    Done,
+}
+
+/// The loop's root future: runs `main` to completion, then shuts down.
+pub(crate) struct RunLoop<T, P> {
+    lp: Rc<LoopInner>,
+    main: Rc<dyn TaskOutput<T>>,
+    result: Option<Result<T>>,
+    phase: Phase,
+    park: P,
+}
+
+impl<T: 'static, P: Park> RunLoop<T, P> {
+    pub(crate) fn new<F>(lp: Rc<LoopInner>, main: F, park: P) -> RunLoop<T, P>
+    where
+        F: Future<Output = Result<T>> + 'static,
+    {
+        let _enter = enter(&lp);
+        let eager = lp.eager.get();
+        let main: Rc<dyn TaskOutput<T>> = lp.spawn(main, Some("main".to_string()), eager);
+        RunLoop {
+            lp,
+            main,
+            result: None,
+            phase: Phase::Main,
+            park,
+        }
+    }
+
+    fn main_result(&self) -> Result<T> {
+        let header = self.main.header();
+        match header.state.get() {
+            State::Finished => self
+                .main
+                .take_value()
+                .ok_or_else(|| crate::Error::invalid_state("main result already taken")),
+            _ => Err(header
+                .retrieve_error()
+                .unwrap_or_else(|| crate::Error::cancelled(None))),
+        }
+    }
+}
+
+// Nothing in a `RunLoop` is pinned: its fields are only ever moved whole.
+impl<T, P> Unpin for RunLoop<T, P> {}
+
+impl<T: 'static, P: Park> Future for RunLoop<T, P> {
+    type Output = Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let this = &mut *self;
+        let lp = this.lp.clone();
+        let _enter = enter(&lp);
+        lp.running.set(true);
+        loop {
+            match &this.phase {
+                Phase::Main if this.main.header().done() => {
+                    this.result = Some(this.main_result());
+                    let leftovers = lp.all_tasks();
+                    for t in &leftovers {
+                        t.header().request_cancel(None);
+                    }
+                    this.phase = Phase::Shutdown(leftovers);
+                    continue;
+                }
+                Phase::Shutdown(tasks) if tasks.iter().all(|t| t.header().done()) => {
+                    for t in tasks {
+                        let h = t.header();
+                        if h.state.get() == State::Failed {
+                            lp.call_exception_handler(ExceptionContext {
+                                message: "unhandled exception during asyncio.run() shutdown".into(),
+                                error: h.retrieve_error(),
+                                task: Some(crate::tasks::TaskRef::from_rc(t.clone())),
+                            });
+                        }
+                    }
+                    this.phase = Phase::Done;
+                    lp.running.set(false);
+                    lp.close();
+                    let result = this.result.take();
+                    return Poll::Ready(result.unwrap_or_else(|| {
+                        Err(crate::Error::invalid_state("loop already finished"))
+                    }));
+                }
+                Phase::Done => {
+                    return Poll::Ready(Err(crate::Error::invalid_state(
+                        "the loop has already run to completion",
+                    )));
+                }
+                _ => {}
+            }
+
+            let now = lp.clock.now();
+            let ran = lp.run_once(now);
+            if lp.shared.len() > 0 {
+                if this.park.should_yield(now) {
+                    cx.waker().wake_by_ref();
+                    lp.running.set(false);
+                    return Poll::Pending;
+                }
+                continue;
+            }
+            if ran > 0 {
+                continue; // the main task may have finished: check first
+            }
+            let deadline = lp.next_deadline();
+            if matches!(deadline, Some(d) if d <= lp.clock.now()) {
+                continue;
+            }
+            if this.park.park(&lp, deadline, cx).is_ready() {
+                continue;
+            }
+            if !lp.shared.park(cx.waker()) {
+                continue; // a task became ready meanwhile
+            }
+            lp.running.set(false);
+            return Poll::Pending;
+        }
+    }
+}
+
+/// Virtual time: jump the clock to the next deadline.
+pub(crate) struct VirtualPark;
+
+impl Park for VirtualPark {
+    fn park(&mut self, lp: &LoopInner, deadline: Option<u64>, _cx: &mut Context<'_>) -> Poll<()> {
+        match deadline {
+            Some(d) => {
+                lp.clock.advance_to(d);
+                Poll::Ready(())
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// A guest: one `wait-until` in the host for the earliest deadline.
+#[cfg(target_arch = "wasm32")]
+pub(crate) struct HostPark {
+    wait: Option<(u64, Pin<Box<dyn Future<Output = ()>>>)>,
+    last_yield: u64,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl HostPark {
+    pub(crate) fn new() -> HostPark {
+        HostPark {
+            wait: None,
+            last_yield: 0,
+        }
+    }
+}
+
+/// While tasks keep the loop busy, give the host a turn this often, so that
+/// completed imports (sockets, processes) are delivered.
+#[cfg(target_arch = "wasm32")]
+const HOST_TURN_NS: u64 = 2_000_000;
+
+#[cfg(target_arch = "wasm32")]
+impl Park for HostPark {
+    fn park(&mut self, _lp: &LoopInner, deadline: Option<u64>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = deadline else {
+            // No timers: drop an outstanding wait (cancels the host subtask).
+            self.wait = None;
+            return Poll::Pending;
+        };
+        // Keep one outstanding host wait; replace it only for an earlier
+        // deadline (a later one just means an early, harmless wake-up).
+        if !matches!(&self.wait, Some((w, _)) if *w <= deadline) {
+            let wait = crate::bindings::wasi::clocks::monotonic_clock::wait_until(deadline);
+            self.wait = Some((deadline, Box::pin(wait)));
+        }
+        let Some((_, wait)) = &mut self.wait else {
+            return Poll::Ready(());
+        };
+        match wait.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.wait = None;
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn should_yield(&mut self, now: u64) -> bool {
+        if now.saturating_sub(self.last_yield) >= HOST_TURN_NS {
+            self.last_yield = now;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Native real time (no host to wait in): sleep the thread until the
+/// deadline. Used only when the crate runs natively.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) struct ThreadPark;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Park for ThreadPark {
+    fn park(&mut self, lp: &LoopInner, deadline: Option<u64>, _cx: &mut Context<'_>) -> Poll<()> {
+        match deadline {
+            Some(d) => {
+                let now = lp.clock.now();
+                std::thread::sleep(std::time::Duration::from_nanos(d.saturating_sub(now)));
+                Poll::Ready(())
+            }
+            None => Poll::Pending,
+        }
+    }
+}

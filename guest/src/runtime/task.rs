@@ -1,0 +1,401 @@
+//! Task cells: a task's future, its state, its cancellation request and who
+//! waits for it. No scheduling policy here (that is `mod.rs`), and no public
+//! API (that is `crate::tasks`).
+//!
+//! A task is one `Rc` allocation holding a [`Header`] (everything that does
+//! not depend on the future's type) and the future itself, which later makes
+//! room for its output. The loop sees tasks as `Rc<dyn TaskRun>`; a typed
+//! `Task<T>` handle sees the same cell as `Rc<dyn TaskOutput<T>>`.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+use super::slab::Key;
+use super::{LoopInner, Ready, Shared};
+use crate::errors::{Error, Result};
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    Pending,
+    /// Finished with a value.
+    Finished,
+    /// Finished with an error other than cancellation.
+    Failed,
+    Cancelled,
+}
+
+/// What a pending task is waiting for, for the task dump.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Awaiting {
+    /// Not started, or not suspended in an SDK awaitable.
+    Nothing,
+    /// Ready to run.
+    Scheduled,
+    Sleep {
+        until: u64,
+    },
+    Yield,
+    Task {
+        id: u64,
+    },
+    Future,
+    Gather {
+        pending: usize,
+    },
+    Wait {
+        pending: usize,
+    },
+    TaskGroup {
+        pending: usize,
+    },
+    AsCompleted,
+    Shield {
+        id: u64,
+    },
+}
+
+/// Something to do when a task finishes: wake an awaiter, or run an
+/// internal hook (gather, wait, TaskGroup) synchronously.
+pub(crate) enum Waiter {
+    Waker(Waker),
+    Hook(Hook),
+}
+
+/// An internal completion hook.
+pub(crate) type Hook = Box<dyn FnOnce(&Rc<dyn TaskRun>)>;
+
+/// A user's done callback (`add_done_callback`), run with `call_soon`.
+pub(crate) type DoneCallback = Rc<dyn Fn(&crate::tasks::TaskRef)>;
+
+/// Type-independent part of a task.
+pub(crate) struct Header {
+    pub(crate) id: u64,
+    pub(crate) key: Cell<Option<Key>>,
+    name: RefCell<Option<String>>,
+    pub(crate) state: Cell<State>,
+    pub(crate) started: Cell<bool>,
+    pub(crate) must_cancel: Cell<bool>,
+    pub(crate) cancel_message: RefCell<Option<String>>,
+    pub(crate) num_cancels_requested: Cell<u32>,
+    /// The error of a failed task, or the `Cancelled` error of a cancelled one.
+    pub(crate) error: RefCell<Option<Error>>,
+    pub(crate) error_retrieved: Cell<bool>,
+    pub(crate) waiters: RefCell<Vec<Waiter>>,
+    pub(crate) done_callbacks: RefCell<Vec<(u64, DoneCallback)>>,
+    pub(crate) awaiting: Cell<Awaiting>,
+    pub(crate) waker: Waker,
+    pub(crate) wake_state: Arc<TaskWaker>,
+    pub(crate) lp: Weak<LoopInner>,
+}
+
+impl Header {
+    pub(crate) fn new(id: u64, name: Option<String>, lp: &Rc<LoopInner>) -> Header {
+        let wake_state = Arc::new(TaskWaker {
+            key: AtomicU64::new(u64::MAX),
+            scheduled: AtomicBool::new(false),
+            shared: lp.shared.clone(),
+        });
+        Header {
+            id,
+            key: Cell::new(None),
+            name: RefCell::new(name),
+            state: Cell::new(State::Pending),
+            started: Cell::new(false),
+            must_cancel: Cell::new(false),
+            cancel_message: RefCell::new(None),
+            num_cancels_requested: Cell::new(0),
+            error: RefCell::new(None),
+            error_retrieved: Cell::new(false),
+            waiters: RefCell::new(Vec::new()),
+            done_callbacks: RefCell::new(Vec::new()),
+            awaiting: Cell::new(Awaiting::Nothing),
+            waker: Waker::from(wake_state.clone()),
+            wake_state,
+            lp: Rc::downgrade(lp),
+        }
+    }
+
+    pub(crate) fn set_key(&self, key: Key) {
+        self.key.set(Some(key));
+        self.wake_state.key.store(pack(key), Ordering::Relaxed);
+    }
+
+    pub(crate) fn name(&self) -> String {
+        match &*self.name.borrow() {
+            Some(n) => n.clone(),
+            None => format!("Task-{}", self.id),
+        }
+    }
+
+    pub(crate) fn set_name(&self, name: String) {
+        *self.name.borrow_mut() = Some(name);
+    }
+
+    pub(crate) fn done(&self) -> bool {
+        self.state.get() != State::Pending
+    }
+
+    /// Takes a pending cancellation request: the first SDK awaitable that
+    /// sees it returns `Err(Cancelled)`.
+    pub(crate) fn take_cancel(&self) -> Option<Error> {
+        if self.must_cancel.replace(false) {
+            Some(Error::cancelled(self.cancel_message.borrow().clone()))
+        } else {
+            None
+        }
+    }
+
+    /// `Task.cancel(msg)`: asks the task to stop at its next SDK awaitable.
+    pub(crate) fn request_cancel(&self, message: Option<String>) -> bool {
+        if self.done() {
+            return false;
+        }
+        self.num_cancels_requested
+            .set(self.num_cancels_requested.get() + 1);
+        self.must_cancel.set(true);
+        *self.cancel_message.borrow_mut() = message;
+        self.waker.wake_by_ref();
+        true
+    }
+
+    /// `Task.uncancel()`.
+    pub(crate) fn uncancel(&self) -> u32 {
+        let n = self.num_cancels_requested.get().saturating_sub(1);
+        self.num_cancels_requested.set(n);
+        if n == 0 {
+            self.must_cancel.set(false);
+        }
+        n
+    }
+
+    /// Registers `waker` to be woken when the task finishes (once per waker).
+    pub(crate) fn add_waker(&self, waker: &Waker) {
+        let mut waiters = self.waiters.borrow_mut();
+        let known = waiters
+            .iter()
+            .any(|w| matches!(w, Waiter::Waker(w) if w.will_wake(waker)));
+        if !known {
+            waiters.push(Waiter::Waker(waker.clone()));
+        }
+    }
+
+    /// The error, marked as retrieved (it will not be reported as lost).
+    pub(crate) fn retrieve_error(&self) -> Option<Error> {
+        self.error_retrieved.set(true);
+        self.error.borrow().clone()
+    }
+}
+
+impl Drop for Header {
+    fn drop(&mut self) {
+        // asyncio logs "Task exception was never retrieved" when a failed
+        // task is garbage collected; this is the moment it can no longer be.
+        if self.state.get() == State::Failed && !self.error_retrieved.get() {
+            let error = self.error.get_mut().clone();
+            let name = self.name();
+            if let (Some(lp), Some(error)) = (self.lp.upgrade(), error) {
+                lp.report_lost_error(&name, &error);
+            }
+        }
+    }
+}
+
+/// The waker of one task: scheduling it is pushing its key on the loop's
+/// ready queue, at most once until it runs again.
+pub(crate) struct TaskWaker {
+    key: AtomicU64,
+    pub(crate) scheduled: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+fn pack(key: Key) -> u64 {
+    let (index, generation) = key.parts();
+    (u64::from(generation) << 32) | u64::from(index)
+}
+
+fn unpack(v: u64) -> Key {
+    Key::from_parts(v as u32, (v >> 32) as u32)
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let key = self.key.load(Ordering::Relaxed);
+        if key == u64::MAX || self.scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.shared.push(Ready::Task(unpack(key)));
+    }
+}
+
+/// The loop's view of a task: poll it, drop it.
+pub(crate) trait TaskRun {
+    fn header(&self) -> &Header;
+    /// Polls the future. `Ready(Ok(()))`: it returned `Ok` and the value is
+    /// stored; `Ready(Err(e))`: it returned an error.
+    fn poll_future(&self, cx: &mut Context<'_>) -> Poll<Result<()>>;
+    /// Drops the future (or the stored value) in place.
+    fn discard(&self);
+}
+
+/// A typed handle's view of a task: take its value.
+pub(crate) trait TaskOutput<T>: TaskRun {
+    /// The stored value (`None`: not finished with a value, or taken).
+    fn take_value(&self) -> Option<T>;
+    fn clone_value(&self) -> Option<T>
+    where
+        T: Clone;
+}
+
+enum Stage<F, T> {
+    Running(F),
+    Finished(Option<T>),
+    Discarded,
+}
+
+pub(crate) struct TaskCell<F, T> {
+    header: Header,
+    stage: RefCell<Stage<F, T>>,
+}
+
+impl<F, T> TaskCell<F, T>
+where
+    F: Future<Output = Result<T>>,
+{
+    pub(crate) fn new(header: Header, future: F) -> TaskCell<F, T> {
+        TaskCell {
+            header,
+            stage: RefCell::new(Stage::Running(future)),
+        }
+    }
+}
+
+impl<F, T> TaskRun for TaskCell<F, T>
+where
+    F: Future<Output = Result<T>>,
+{
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn poll_future(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut stage = self.stage.borrow_mut();
+        let Stage::Running(future) = &mut *stage else {
+            return Poll::Ready(Ok(()));
+        };
+        // Safety: the future lives inside this `Rc` allocation, which never
+        // moves, and it is only ever dropped in place (by assigning a new
+        // stage below or in `discard`), never moved out.
+        let future = unsafe { Pin::new_unchecked(future) };
+        match future.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(value)) => {
+                *stage = Stage::Finished(Some(value));
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => {
+                *stage = Stage::Finished(None);
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+
+    fn discard(&self) {
+        // A future being dropped may touch its own task (never its stage);
+        // take it out of the cell first only if nobody is polling it.
+        if let Ok(mut stage) = self.stage.try_borrow_mut() {
+            *stage = Stage::Discarded;
+        }
+    }
+}
+
+impl<F, T> TaskOutput<T> for TaskCell<F, T>
+where
+    F: Future<Output = Result<T>>,
+{
+    fn take_value(&self) -> Option<T> {
+        match &mut *self.stage.try_borrow_mut().ok()? {
+            Stage::Finished(value) => value.take(),
+            _ => None,
+        }
+    }
+
+    fn clone_value(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        match &*self.stage.try_borrow().ok()? {
+            Stage::Finished(value) => value.clone(),
+            _ => None,
+        }
+    }
+}
+
+/// Shared by the loop and every task waker: the ready queue.
+pub(crate) struct ReadyQueue {
+    pub(crate) items: std::collections::VecDeque<Ready>,
+    /// The waker of the loop's driver while it waits for the host; the
+    /// first push wakes it.
+    pub(crate) parked: Option<Waker>,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Shared {
+        Shared {
+            queue: Mutex::new(ReadyQueue {
+                items: std::collections::VecDeque::new(),
+                parked: None,
+            }),
+        }
+    }
+
+    pub(crate) fn push(&self, item: Ready) {
+        let parked = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.items.push_back(item);
+            q.parked.take()
+        };
+        if let Some(w) = parked {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn pop(&self) -> Option<Ready> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .items
+            .pop_front()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .items
+            .len()
+    }
+
+    /// Parks the driver: returns false (and does not park) if work arrived.
+    pub(crate) fn park(&self, waker: &Waker) -> bool {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if !q.items.is_empty() {
+            return false;
+        }
+        q.parked = Some(waker.clone());
+        true
+    }
+
+    pub(crate) fn unpark(&self) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).parked = None;
+    }
+}

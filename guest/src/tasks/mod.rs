@@ -1,0 +1,425 @@
+//! Coroutines and tasks: `create_task`, [`Task`], and the ways to wait for
+//! several of them ([`gather()`], [`wait()`], [`as_completed()`],
+//! [`shield()`], [`TaskGroup`]).
+//!
+//! A task runs a future on the loop, concurrently with other tasks, until it
+//! finishes; it keeps running when its handle is dropped. Awaiting a
+//! [`Task`] gives its result (the first awaiter takes the value):
+//!
+//! ```no_run
+//! # async fn demo() -> asyncio::Result<()> {
+//! use std::time::Duration;
+//! let task = asyncio::create_task(async {
+//!     asyncio::sleep(Duration::from_millis(10)).await?;
+//!     Ok(6 * 7)
+//! });
+//! assert_eq!(task.await?, 42);
+//! # Ok(()) }
+//! ```
+//!
+//! **Cancellation** is cooperative, as in asyncio: [`Task::cancel`] asks the
+//! task to stop, and the next SDK awaitable it is suspended in returns
+//! `Err(Cancelled)` (once). The task may clean up (even with further
+//! awaits), propagate it with `?`, or swallow it with
+//! [`uncancel`](Task::uncancel). A task that finishes while a cancellation
+//! request is still undelivered ends cancelled, as in asyncio.
+//!
+//! **Dropping** a `Task` handle never cancels the task (use `cancel`).
+//! Awaiting a task and being cancelled meanwhile cancels the awaited task
+//! too, and the awaiter then gets that task's outcome, as
+//! `await task` does in asyncio.
+
+mod as_completed;
+mod gather;
+mod group;
+mod shield;
+mod wait;
+
+pub use as_completed::{AsCompleted, as_completed};
+pub use gather::{Gather, GatherAll, GatherTuple, TaskTuple, gather, gather_all};
+pub use group::TaskGroup;
+pub use shield::{Shield, shield};
+pub use wait::{ReturnWhen, Wait, wait};
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::errors::{Error, Result};
+use crate::runtime::task::{Awaiting, State, TaskOutput, TaskRun, Waiter};
+use crate::runtime::{self, LoopInner};
+
+/// Schedules `future` as a task on the running loop (asyncio's
+/// `create_task`). With eager tasks on (see [`Runner::eager_tasks`]) its
+/// first step runs right away.
+///
+/// Panics outside a running loop.
+///
+/// [`Runner::eager_tasks`]: crate::Runner::eager_tasks
+#[track_caller]
+pub fn create_task<F, T>(future: F) -> Task<T>
+where
+    F: Future<Output = Result<T>> + 'static,
+    T: 'static,
+{
+    let lp = runtime::current_loop("create_task");
+    let eager = lp.eager.get();
+    spawn_on(&lp, future, None, eager)
+}
+
+/// Like [`create_task`], with a name (asyncio's `name=`).
+#[track_caller]
+pub fn create_named_task<F, T>(name: impl Into<String>, future: F) -> Task<T>
+where
+    F: Future<Output = Result<T>> + 'static,
+    T: 'static,
+{
+    let lp = runtime::current_loop("create_named_task");
+    let eager = lp.eager.get();
+    spawn_on(&lp, future, Some(name.into()), eager)
+}
+
+/// Creates a task and runs its first step now, before returning (asyncio's
+/// eager task factory, for one task). A task that finishes in its first step
+/// is never scheduled at all.
+#[track_caller]
+pub fn create_eager_task<F, T>(future: F) -> Task<T>
+where
+    F: Future<Output = Result<T>> + 'static,
+    T: 'static,
+{
+    let lp = runtime::current_loop("create_eager_task");
+    spawn_on(&lp, future, None, true)
+}
+
+pub(crate) fn spawn_on<F, T>(
+    lp: &Rc<LoopInner>,
+    future: F,
+    name: Option<String>,
+    eager: bool,
+) -> Task<T>
+where
+    F: Future<Output = Result<T>> + 'static,
+    T: 'static,
+{
+    Task::from_cell(lp.spawn(future, name, eager))
+}
+
+/// The task whose step is running now (asyncio's `current_task()`).
+pub fn current_task() -> Option<TaskRef> {
+    runtime::current_task().map(TaskRef::from_rc)
+}
+
+/// Every task of the running loop that is not done (asyncio's
+/// `all_tasks()`).
+pub fn all_tasks() -> Vec<TaskRef> {
+    match runtime::try_current_loop() {
+        Some(lp) => lp.all_tasks().into_iter().map(TaskRef::from_rc).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// A readable dump of every pending task: id, name, state and what it is
+/// suspended in (asyncio's `asyncio ps`). One line per task.
+pub fn task_dump() -> String {
+    let Some(lp) = runtime::try_current_loop() else {
+        return String::from("no running event loop\n");
+    };
+    let now = lp.clock.now();
+    let current = runtime::current_task().map(|t| t.header().id);
+    let mut tasks = lp.all_tasks();
+    tasks.sort_by_key(|t| t.header().id);
+    let mut out = format!("{} pending task(s)\n", tasks.len());
+    for t in tasks {
+        let h = t.header();
+        let state = if Some(h.id) == current {
+            "running".to_string()
+        } else {
+            describe_awaiting(h.awaiting.get(), now)
+        };
+        let cancelling = match h.num_cancels_requested.get() {
+            0 => String::new(),
+            n => format!(" (cancelling: {n})"),
+        };
+        out.push_str(&format!(
+            "  #{} '{}': {state}{cancelling}\n",
+            h.id,
+            h.name()
+        ));
+    }
+    out
+}
+
+fn describe_awaiting(a: Awaiting, now: u64) -> String {
+    match a {
+        Awaiting::Nothing => "not started".into(),
+        Awaiting::Scheduled => "ready to run".into(),
+        Awaiting::Sleep { until } => format!(
+            "awaiting sleep ({:.3}s left)",
+            until.saturating_sub(now) as f64 / 1e9
+        ),
+        Awaiting::Yield => "yielding".into(),
+        Awaiting::Task { id } => format!("awaiting task #{id}"),
+        Awaiting::Future => "awaiting a future".into(),
+        Awaiting::Gather { pending } => format!("awaiting gather ({pending} pending)"),
+        Awaiting::Wait { pending } => format!("awaiting wait ({pending} pending)"),
+        Awaiting::TaskGroup { pending } => {
+            format!("awaiting its TaskGroup ({pending} pending)")
+        }
+        Awaiting::AsCompleted => "awaiting as_completed".into(),
+        Awaiting::Shield { id } => format!("awaiting shield of task #{id}"),
+    }
+}
+
+/// A handle to a task of any result type: what `current_task()`,
+/// `all_tasks()` and done callbacks give. Cheap to clone.
+#[derive(Clone)]
+pub struct TaskRef {
+    pub(crate) cell: Rc<dyn TaskRun>,
+}
+
+impl TaskRef {
+    pub(crate) fn from_rc(cell: Rc<dyn TaskRun>) -> TaskRef {
+        TaskRef { cell }
+    }
+
+    /// A number that identifies the task for the life of the loop.
+    pub fn id(&self) -> u64 {
+        self.cell.header().id
+    }
+
+    /// The task's name (`Task-<id>` unless set).
+    pub fn get_name(&self) -> String {
+        self.cell.header().name()
+    }
+
+    /// Renames the task.
+    pub fn set_name(&self, name: impl Into<String>) {
+        self.cell.header().set_name(name.into())
+    }
+
+    /// Asks the task to stop: the next SDK awaitable it is suspended in
+    /// returns `Err(Cancelled)`. False if it is already done.
+    pub fn cancel(&self) -> bool {
+        self.cell.header().request_cancel(None)
+    }
+
+    /// [`cancel`](Self::cancel) with a message, found in the `Cancelled`
+    /// error.
+    pub fn cancel_with(&self, message: impl Into<String>) -> bool {
+        self.cell.header().request_cancel(Some(message.into()))
+    }
+
+    /// True once the task ended cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.cell.header().state.get() == State::Cancelled
+    }
+
+    /// True once the task ended (value, error or cancelled).
+    pub fn done(&self) -> bool {
+        self.cell.header().done()
+    }
+
+    /// The number of pending cancellation requests (asyncio's
+    /// `cancelling()`): `cancel` adds one, `uncancel` removes one.
+    pub fn cancelling(&self) -> u32 {
+        self.cell.header().num_cancels_requested.get()
+    }
+
+    /// Removes one cancellation request; returns how many remain. At zero, an
+    /// undelivered request is withdrawn (as in Python 3.13).
+    pub fn uncancel(&self) -> u32 {
+        self.cell.header().uncancel()
+    }
+
+    /// The task's error: `Ok(None)` if it finished with a value,
+    /// `Ok(Some(e))` if it failed, `Err(Cancelled)` if it was cancelled,
+    /// `Err(InvalidState)` if it is not done.
+    pub fn exception(&self) -> Result<Option<Error>> {
+        let h = self.cell.header();
+        match h.state.get() {
+            State::Pending => Err(Error::invalid_state(
+                "exception is not set: task is not done",
+            )),
+            State::Finished => Ok(None),
+            State::Failed => Ok(h.retrieve_error()),
+            State::Cancelled => Err(h.retrieve_error().unwrap_or_else(|| Error::cancelled(None))),
+        }
+    }
+
+    /// Adds a callback run (with `call_soon`) when the task is done; at once
+    /// (scheduled) if it already is. Returns an id for
+    /// [`remove_done_callback`](Self::remove_done_callback).
+    pub fn add_done_callback(&self, callback: impl Fn(&TaskRef) + 'static) -> CallbackId {
+        let id = next_callback_id();
+        let callback: Rc<dyn Fn(&TaskRef)> = Rc::new(callback);
+        let h = self.cell.header();
+        if h.done() {
+            if let Some(lp) = h.lp.upgrade() {
+                let task = self.clone();
+                lp.call_soon(Box::new(move || callback(&task)));
+            }
+        } else {
+            h.done_callbacks.borrow_mut().push((id, callback));
+        }
+        CallbackId(id)
+    }
+
+    /// Removes a done callback that has not been scheduled yet; returns how
+    /// many were removed (0 or 1).
+    pub fn remove_done_callback(&self, id: CallbackId) -> usize {
+        let mut callbacks = self.cell.header().done_callbacks.borrow_mut();
+        let before = callbacks.len();
+        callbacks.retain(|(i, _)| *i != id.0);
+        before - callbacks.len()
+    }
+
+    /// What the task is suspended in, as the task dump shows it.
+    pub fn awaiting(&self) -> String {
+        let now = self
+            .cell
+            .header()
+            .lp
+            .upgrade()
+            .map(|lp| lp.clock.now())
+            .unwrap_or(0);
+        match self.cell.header().state.get() {
+            State::Pending => describe_awaiting(self.cell.header().awaiting.get(), now),
+            State::Finished => "finished".into(),
+            State::Failed => "failed".into(),
+            State::Cancelled => "cancelled".into(),
+        }
+    }
+
+    /// Registers a synchronous hook run when the task finishes (internal:
+    /// gather, wait, TaskGroup). Runs it at once if the task is done.
+    pub(crate) fn on_done(&self, hook: impl FnOnce(&Rc<dyn TaskRun>) + 'static) {
+        let h = self.cell.header();
+        if h.done() {
+            hook(&self.cell);
+        } else {
+            h.waiters.borrow_mut().push(Waiter::Hook(Box::new(hook)));
+        }
+    }
+
+    /// Waits until the task is done, without taking its result. Cancelling
+    /// the waiter cancels the task (as awaiting it does).
+    pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let h = self.cell.header();
+        if let Some(e) = runtime::take_cancel() {
+            h.request_cancel(e.cancel_message().map(str::to_owned));
+        }
+        if h.done() {
+            return Poll::Ready(());
+        }
+        h.add_waker(cx.waker());
+        runtime::set_awaiting(Awaiting::Task { id: h.id });
+        Poll::Pending
+    }
+}
+
+impl PartialEq for TaskRef {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.cell, &other.cell)
+    }
+}
+impl Eq for TaskRef {}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = self.cell.header();
+        write!(f, "<Task #{} '{}' {}>", h.id, h.name(), self.awaiting())
+    }
+}
+
+/// Identifies a done callback for `remove_done_callback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallbackId(u64);
+
+fn next_callback_id() -> u64 {
+    use std::cell::Cell;
+    thread_local!(static NEXT: Cell<u64> = const { Cell::new(1) });
+    NEXT.with(|n| {
+        let id = n.get();
+        n.set(id + 1);
+        id
+    })
+}
+
+/// A task with a result of type `T` (asyncio's `Task`). Await it for the
+/// result; every [`TaskRef`] method is available through `Deref`.
+pub struct Task<T> {
+    pub(crate) cell: Rc<dyn TaskOutput<T>>,
+    task: TaskRef,
+}
+
+impl<T> Task<T> {
+    pub(crate) fn from_cell(cell: Rc<dyn TaskOutput<T>>) -> Task<T> {
+        let task = TaskRef::from_rc(cell.clone());
+        Task { cell, task }
+    }
+
+    /// A type-erased handle to the same task.
+    pub fn task_ref(&self) -> TaskRef {
+        self.task.clone()
+    }
+
+    /// The result: the value, the task's error, `Err(Cancelled)`, or
+    /// `Err(InvalidState)` if it is not done (or the value was taken).
+    pub fn result(&self) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.outcome(|cell| cell.clone_value())
+    }
+
+    /// Like [`result`](Self::result), moving the value out (for types that
+    /// are not `Clone`); a second call gives `Err(InvalidState)`.
+    pub fn take_result(&self) -> Result<T> {
+        self.outcome(|cell| cell.take_value())
+    }
+
+    fn outcome(&self, value: impl FnOnce(&dyn TaskOutput<T>) -> Option<T>) -> Result<T> {
+        let h = self.cell.header();
+        match h.state.get() {
+            State::Pending => Err(Error::invalid_state("result is not set: task is not done")),
+            State::Finished => value(&*self.cell)
+                .ok_or_else(|| Error::invalid_state("the task's result was already taken")),
+            State::Failed | State::Cancelled => {
+                Err(h.retrieve_error().unwrap_or_else(|| Error::cancelled(None)))
+            }
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Task<T> {
+    type Target = TaskRef;
+    fn deref(&self) -> &TaskRef {
+        &self.task
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.task, f)
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let h = self.cell.header();
+        if let Some(current) = runtime::current_task()
+            && current.header().id == h.id
+        {
+            return Poll::Ready(Err(Error::runtime("a task cannot await itself")));
+        }
+        match self.task.poll_done(cx) {
+            Poll::Ready(()) => Poll::Ready(self.take_result()),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
