@@ -1,0 +1,216 @@
+//! Why loading or running a guest failed, and the `aio` exit status for it.
+//!
+//! Every failure the host reports is an [`Error`] with an [`ErrorKind`]. The
+//! kind is what a caller matches on (and what decides the `aio` command's exit
+//! status, [`ErrorKind::exit_status`]); the message is one line naming the
+//! cause; [`Error::detail`] carries the guest's wasm backtrace when there is
+//! one.
+//!
+//! A guest that *chooses* its exit status (`asyncio::exit(3)`, or `main`
+//! returning an error) has not failed: that is
+//! [`Status::Exited`](crate::Status::Exited), not an `Error`.
+//!
+//! ```
+//! use aio_host::ErrorKind;
+//!
+//! assert_eq!(ErrorKind::Timeout.exit_status(), 124);
+//! assert_eq!(ErrorKind::MemoryLimit.exit_status(), 137);
+//! ```
+
+use std::fmt;
+
+/// What kind of failure an [`Error`] is.
+///
+/// The `aio` command exits with [`exit_status`](Self::exit_status); the
+/// numbers follow shell conventions where one exists (127: not found, 126:
+/// cannot execute, 124: `timeout(1)`, 128 + signal for a kill).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The program file does not exist. Status 127.
+    NotFound,
+    /// The file is not a runnable component: garbage, a core wasm module, a
+    /// precompiled core module, an invalid component, or a component that
+    /// imports something this host does not provide. Status 126.
+    NotAComponent,
+    /// The component does not export `wasi:cli/run@0.3.0` (a WASI 0.2
+    /// command, or a library component). Status 125.
+    NoRunExport,
+    /// The wall-clock timeout ([`Limits::timeout`](crate::Limits::timeout))
+    /// expired. Status 124.
+    Timeout,
+    /// The guest trapped (out-of-bounds access, stack overflow, ...). Status
+    /// 134, as for SIGABRT.
+    Trap,
+    /// The guest panicked: its panic message was printed to its stderr, then
+    /// it executed `unreachable`. Status 134, as for SIGABRT.
+    Panic,
+    /// The guest tried to grow its memory past
+    /// [`Limits::max_memory`](crate::Limits::max_memory). Status 137, as for
+    /// SIGKILL by an out-of-memory killer.
+    MemoryLimit,
+    /// The guest used up its CPU budget
+    /// ([`Limits::max_cpu`](crate::Limits::max_cpu)). Status 152, as for
+    /// SIGXCPU.
+    CpuLimit,
+    /// Anything else that went wrong in the host (I/O error, wasmtime error,
+    /// a guest that broke a component-model rule the host reports as an
+    /// error). Status 70 (`EX_SOFTWARE`).
+    Host,
+}
+
+impl ErrorKind {
+    /// The exit status of the `aio` command for this kind of failure.
+    pub fn exit_status(self) -> u8 {
+        match self {
+            ErrorKind::NotFound => 127,
+            ErrorKind::NotAComponent => 126,
+            ErrorKind::NoRunExport => 125,
+            ErrorKind::Timeout => 124,
+            ErrorKind::Trap | ErrorKind::Panic => 134,
+            ErrorKind::MemoryLimit => 137,
+            ErrorKind::CpuLimit => 152,
+            ErrorKind::Host => 70,
+        }
+    }
+
+    /// A short lowercase name (`"timeout"`, `"memory limit"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not found",
+            ErrorKind::NotAComponent => "not a component",
+            ErrorKind::NoRunExport => "no run export",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Trap => "trap",
+            ErrorKind::Panic => "panic",
+            ErrorKind::MemoryLimit => "memory limit",
+            ErrorKind::CpuLimit => "cpu limit",
+            ErrorKind::Host => "host error",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure to load or run a guest: a kind, a one-line message, and
+/// optionally the guest's wasm backtrace.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    detail: Option<String>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    pub(crate) fn with_detail(mut self, detail: Option<String>) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// A host-side failure (status 70) from a wasmtime error, keeping its
+    /// whole context chain on one line.
+    pub(crate) fn host(context: &str, err: &wasmtime::Error) -> Self {
+        Error::new(ErrorKind::Host, format!("{context}: {}", one_line(err)))
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The one-line message (also what `Display` prints).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// More lines about the failure, when there are any: the guest's wasm
+    /// backtrace for a trap, a panic or an exhausted limit.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// An I/O failure in the host (status 70), with the I/O error's message.
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::new(ErrorKind::Host, err.to_string())
+    }
+}
+
+/// A wasmtime error's context chain joined on one line (`a: b: c`), skipping
+/// multi-line links such as a wasm backtrace.
+pub(crate) fn one_line(err: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.contains('\n') || parts.last() == Some(&text) {
+            continue;
+        }
+        parts.push(text);
+    }
+    if parts.is_empty() {
+        // Every link was multi-line: fall back to the first line of the first.
+        return err
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or("unknown error")
+            .to_owned();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_distinct_except_trap_and_panic() {
+        let kinds = [
+            ErrorKind::NotFound,
+            ErrorKind::NotAComponent,
+            ErrorKind::NoRunExport,
+            ErrorKind::Timeout,
+            ErrorKind::Trap,
+            ErrorKind::MemoryLimit,
+            ErrorKind::CpuLimit,
+            ErrorKind::Host,
+        ];
+        let mut statuses: Vec<u8> = kinds.iter().map(|k| k.exit_status()).collect();
+        statuses.sort();
+        statuses.dedup();
+        assert_eq!(statuses.len(), kinds.len());
+        assert_eq!(
+            ErrorKind::Panic.exit_status(),
+            ErrorKind::Trap.exit_status()
+        );
+    }
+
+    #[test]
+    fn one_line_joins_the_chain() {
+        let err = wasmtime::Error::msg("root")
+            .context("middle")
+            .context("top");
+        assert_eq!(one_line(&err), "top: middle: root");
+    }
+}

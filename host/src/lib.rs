@@ -1,0 +1,97 @@
+//! The asyncio-wasm host: runs guest programs (WebAssembly components that
+//! export `wasi:cli/run@0.3.0`, as `#[asyncio::main]` makes them) in a
+//! sandbox, on wasmtime with WASI 0.3 and 0.2.
+//!
+//! This crate is both the `aio` command and a library to embed guests.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use aio_host::{Grants, Limits, RunOptions, Runtime, Status, Stdio};
+//! use std::time::Duration;
+//!
+//! # async fn demo() -> Result<(), aio_host::Error> {
+//! // One runtime per process: it owns the compiler and the compile cache.
+//! let runtime = Runtime::new()?;
+//!
+//! // Loading validates the component and compiles it (or takes it from
+//! // the cache); a `Program` can be run many times.
+//! let program = runtime.load("hello.wasm")?;
+//!
+//! let outcome = program
+//!     .run(
+//!         RunOptions::new()
+//!             .arg("--name=world")
+//!             .grants(Grants::new().allow_env_vars(["LANG"]))
+//!             .limits(Limits::new().timeout(Duration::from_secs(5)).max_memory(64 << 20))
+//!             .stdio(Stdio::Capture),
+//!     )
+//!     .await;
+//!
+//! match outcome.status() {
+//!     Status::Exited(code) => println!("exited with {code}"),
+//!     Status::Failed(err) => println!("{}: {err}", err.kind()),
+//! }
+//! println!("{}", String::from_utf8_lossy(outcome.stdout()));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Poll runs on a tokio runtime with the time driver enabled. The `aio`
+//! command uses a `current_thread` runtime: it is measurably cheaper per I/O
+//! event than a multi-thread one, and a busy guest still yields every 10 ms.
+//!
+//! # Where things live
+//!
+//! - [`runner`]: [`Runtime`], [`Program`], [`RunOptions`].
+//! - [`outcome`]: [`Outcome`], [`Status`]: how a run ended.
+//! - [`policy`]: [`Grants`], deny by default.
+//! - [`limits`]: [`Limits`]: memory, CPU, wall clock, handles.
+//! - [`stdio`]: [`Stdio`]: inherit or capture.
+//! - [`cache`]: the compile cache ([`LoadedFrom`]).
+//! - [`inspect`]: [`Inspection`], a component's imports and exports.
+//! - [`error`]: [`Error`] and [`ErrorKind`].
+//! - [`units`]: `10s`, `64MiB` parsing.
+//!
+//! # Exit statuses
+//!
+//! A run ends with a [`Status`]: the guest's own exit code, or a failure
+//! whose [`ErrorKind`] decides the `aio` command's status:
+//!
+//! | status | meaning |
+//! |---|---|
+//! | 0 | `main` returned `Ok(())` |
+//! | 1 | `main` returned an error |
+//! | n | the guest called `asyncio::exit(n)` |
+//! | 2 | usage error (bad flag or value) |
+//! | 70 | other host error ([`ErrorKind::Host`]) |
+//! | 124 | wall-clock timeout ([`ErrorKind::Timeout`]) |
+//! | 125 | no `wasi:cli/run@0.3.0` export ([`ErrorKind::NoRunExport`]) |
+//! | 126 | not a component ([`ErrorKind::NotAComponent`]) |
+//! | 127 | file not found ([`ErrorKind::NotFound`]) |
+//! | 134 | guest trap or panic ([`ErrorKind::Trap`], [`ErrorKind::Panic`]) |
+//! | 137 | memory limit ([`ErrorKind::MemoryLimit`]) |
+//! | 152 | CPU limit ([`ErrorKind::CpuLimit`]) |
+//!
+//! A guest's own code can collide with a failure status (a guest may call
+//! `asyncio::exit(124)`); embedders should match on [`Status`] instead.
+
+mod bindings;
+pub mod cache;
+pub mod error;
+pub mod inspect;
+pub mod limits;
+pub mod outcome;
+pub mod policy;
+pub mod runner;
+pub mod stdio;
+pub mod units;
+
+pub use cache::LoadedFrom;
+pub use error::{Error, ErrorKind};
+pub use inspect::Inspection;
+pub use limits::Limits;
+pub use outcome::{Outcome, Status};
+pub use policy::{AuditEvent, AuditHook, EnvGrant, Grants};
+pub use runner::{Program, RunOptions, Runtime, RuntimeBuilder};
+pub use stdio::Stdio;

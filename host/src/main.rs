@@ -1,0 +1,209 @@
+//! The `aio` command: run, precompile and inspect asyncio-wasm guests.
+//!
+//! ```text
+//! aio run APP.wasm [--allow-env[=VAR,...]] [--timeout D] [--max-memory S] [--max-cpu D] [-- ARGS...]
+//! aio compile APP.wasm [-o APP.cwasm]
+//! aio inspect APP.wasm
+//! ```
+//!
+//! Errors are one line on stderr, prefixed `aio: `; the exit status says
+//! which kind (see the crate docs of `aio_host`, or docs/cli.md).
+
+use aio_host::units::{parse_duration, parse_size};
+use aio_host::{Error, Grants, Limits, LoadedFrom, Program, RunOptions, Runtime, Status};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Run asyncio-wasm guest programs (WASI 0.3 components) in a sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "aio", version)]
+struct Cli {
+    /// Say where compiled code comes from, and print wasm backtraces.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a guest program (.wasm, or .cwasm from `aio compile`).
+    Run(RunArgs),
+    /// Precompile a guest to a .cwasm file (and fill the compile cache).
+    Compile(CompileArgs),
+    /// List what a component imports and exports.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The guest program.
+    app: PathBuf,
+
+    /// Pass host environment variables: all of them, or only those listed.
+    #[arg(
+        long,
+        value_name = "VAR,...",
+        num_args = 0..,
+        require_equals = true,
+        value_delimiter = ','
+    )]
+    allow_env: Option<Vec<String>>,
+
+    /// Stop the guest after this much wall-clock time (e.g. 500ms, 10s, 2m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+
+    /// Cap the guest's linear memory (e.g. 64MiB, 1G, 512k).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
+
+    /// Stop the guest after it has executed for this long (10 ms granularity).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    max_cpu: Option<Duration>,
+
+    /// Arguments for the guest (after `--`).
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct CompileArgs {
+    /// The guest component.
+    app: PathBuf,
+
+    /// Where to write the compiled code [default: APP with extension .cwasm].
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    /// The component.
+    app: PathBuf,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let cli = Cli::parse();
+    let status = match execute(&cli).await {
+        Ok(status) => status,
+        Err(err) => {
+            report(&err, cli.verbose);
+            err.kind().exit_status()
+        }
+    };
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // Exit here rather than returning: a guest may leave host work behind
+    // (a stdin reader thread) that should not delay the exit.
+    std::process::exit(i32::from(status));
+}
+
+async fn execute(cli: &Cli) -> Result<u8, Error> {
+    let runtime = Runtime::new()?;
+    match &cli.command {
+        Command::Run(args) => run(&runtime, args, cli.verbose).await,
+        Command::Compile(args) => compile(&runtime, args, cli.verbose),
+        Command::Inspect(args) => inspect(&runtime, args, cli.verbose),
+    }
+}
+
+async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Error> {
+    let program = runtime.load(&args.app)?;
+    if verbose {
+        say_loaded(&program);
+    }
+    let grants = match &args.allow_env {
+        None => Grants::new(),
+        Some(names) if names.is_empty() => Grants::new().allow_all_env(),
+        Some(names) => Grants::new().allow_env_vars(names.iter().filter(|n| !n.is_empty())),
+    };
+    let mut limits = Limits::new();
+    if let Some(timeout) = args.timeout {
+        limits = limits.timeout(timeout);
+    }
+    if let Some(bytes) = args.max_memory {
+        limits = limits.max_memory(bytes);
+    }
+    if let Some(cpu) = args.max_cpu {
+        limits = limits.max_cpu(cpu);
+    }
+    let options = RunOptions::new()
+        .args(args.args.iter().cloned())
+        .grants(grants)
+        .limits(limits);
+    match program.run(options).await.into_status() {
+        Status::Failed(err) => Err(err),
+        exited => Ok(exited.exit_status()),
+    }
+}
+
+fn compile(runtime: &Runtime, args: &CompileArgs, verbose: bool) -> Result<u8, Error> {
+    let program = runtime.load(&args.app)?;
+    if verbose {
+        say_loaded(&program);
+    }
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.app.with_extension("cwasm"));
+    let artifact = program.serialize()?;
+    write_file(&output, &artifact)?;
+    if verbose {
+        eprintln!("aio: wrote {}", output.display());
+    }
+    Ok(0)
+}
+
+fn inspect(runtime: &Runtime, args: &InspectArgs, verbose: bool) -> Result<u8, Error> {
+    let inspection = runtime.inspect(&args.app)?;
+    let text = if verbose {
+        inspection.display_functions().to_string()
+    } else {
+        inspection.to_string()
+    };
+    print!("{text}");
+    Ok(0)
+}
+
+fn say_loaded(program: &Program) {
+    let name = program.name();
+    match program.loaded_from() {
+        LoadedFrom::Cache(path) => {
+            eprintln!(
+                "aio: {name}: compiled code from the cache: {}",
+                path.display()
+            )
+        }
+        LoadedFrom::Compiled {
+            cached_at: Some(path),
+        } => eprintln!("aio: {name}: compiled; cached at {}", path.display()),
+        LoadedFrom::Compiled { cached_at: None } => {
+            eprintln!("aio: {name}: compiled (not cached)")
+        }
+        LoadedFrom::Precompiled => eprintln!("aio: {name}: precompiled"),
+        other => eprintln!("aio: {name}: {other:?}"),
+    }
+}
+
+fn write_file(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    std::fs::write(path, contents).map_err(|e| {
+        Error::from(std::io::Error::new(
+            e.kind(),
+            format!("cannot write {}: {e}", path.display()),
+        ))
+    })
+}
+
+fn report(err: &Error, verbose: bool) {
+    eprintln!("aio: {err}");
+    if verbose && let Some(detail) = err.detail() {
+        for line in detail.lines() {
+            eprintln!("aio:   {line}");
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! What a guest may use from the host: deny by default, grant explicitly.
+//!
+//! [`Grants`] lists every capability the host can give a guest, and its
+//! default is always "nothing": no environment variables, no network, no
+//! name lookup, no directories. A run gets exactly what its `Grants` say;
+//! the `aio` command builds them from its `--allow-*` flags.
+//!
+//! Use the builder to open one thing at a time:
+//!
+//! ```
+//! use aio_host::Grants;
+//!
+//! // The guest sees HOME and LANG (when set on the host), and nothing else.
+//! let grants = Grants::new().allow_env_vars(["HOME", "LANG"]);
+//! # let _ = grants;
+//! ```
+//!
+//! An [`AuditHook`] sees each grant as it is used ([`AuditEvent`]), so an
+//! embedder can log what a guest was given. Later versions add network,
+//! listen, subprocess and directory grants here; refusals of those will be
+//! reported through the same hook, naming the grant that refused.
+
+use std::fmt;
+use std::sync::Arc;
+use wasmtime_wasi::WasiCtxBuilder;
+
+/// The capabilities one run of a guest is given.
+///
+/// Defaults (what [`Grants::new`] and [`Default`] give):
+///
+/// - **Environment:** no variables ([`EnvGrant::None`]).
+/// - **Network:** denied. TCP, UDP and `wasi:sockets/ip-name-lookup` are all
+///   switched off, and every socket address is refused; there is no grant to
+///   open them yet.
+/// - **Filesystem:** no preopened directories, so no files.
+/// - **Clocks and random:** always available (they grant no access to host
+///   state).
+/// - **Audit:** no hook.
+#[derive(Clone, Default)]
+pub struct Grants {
+    env: EnvGrant,
+    audit: Option<AuditHook>,
+}
+
+/// Which host environment variables a guest sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EnvGrant {
+    /// None at all. The default.
+    #[default]
+    None,
+    /// Every variable of the host process (`--allow-env`).
+    All,
+    /// Only these names, and only those that are set on the host
+    /// (`--allow-env=HOME,LANG`).
+    Only(Vec<String>),
+}
+
+/// Something a guest was given or refused, reported to an [`AuditHook`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditEvent {
+    /// An environment variable was passed to the guest (the name only: values
+    /// may be secrets).
+    EnvPassed {
+        /// The variable's name.
+        name: String,
+    },
+    /// A variable named in [`EnvGrant::Only`] is not set on the host (or is
+    /// not UTF-8), so the guest does not see it.
+    EnvNotSet {
+        /// The variable's name.
+        name: String,
+    },
+}
+
+impl fmt::Display for AuditEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuditEvent::EnvPassed { name } => write!(f, "env: passed {name}"),
+            AuditEvent::EnvNotSet { name } => {
+                write!(f, "env: {name} is granted but not set on the host")
+            }
+        }
+    }
+}
+
+/// A callback that sees every [`AuditEvent`] of a run.
+pub type AuditHook = Arc<dyn Fn(&AuditEvent) + Send + Sync>;
+
+impl Grants {
+    /// No capabilities at all; see the type's docs for each default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Passes every host environment variable to the guest.
+    pub fn allow_all_env(mut self) -> Self {
+        self.env = EnvGrant::All;
+        self
+    }
+
+    /// Passes only the named host environment variables, and only those that
+    /// are set. Calling it again adds to the list.
+    pub fn allow_env_vars<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut list = match self.env {
+            EnvGrant::Only(list) => list,
+            EnvGrant::None | EnvGrant::All => Vec::new(),
+        };
+        list.extend(names.into_iter().map(Into::into));
+        self.env = EnvGrant::Only(list);
+        self
+    }
+
+    /// Sets the environment grant directly.
+    pub fn env(mut self, grant: EnvGrant) -> Self {
+        self.env = grant;
+        self
+    }
+
+    /// The environment grant.
+    pub fn env_grant(&self) -> &EnvGrant {
+        &self.env
+    }
+
+    /// Calls `hook` for every [`AuditEvent`] of a run.
+    pub fn audit(mut self, hook: impl Fn(&AuditEvent) + Send + Sync + 'static) -> Self {
+        self.audit = Some(Arc::new(hook));
+        self
+    }
+
+    fn report(&self, event: AuditEvent) {
+        if let Some(hook) = &self.audit {
+            hook(&event);
+        }
+    }
+
+    /// Configures a WASI context builder with exactly these grants, reading
+    /// the host environment of this process.
+    pub(crate) fn apply(&self, builder: &mut WasiCtxBuilder) {
+        let host_env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        for (name, value) in self.select_env(&host_env) {
+            builder.env(name, value);
+        }
+        deny_network(builder);
+    }
+
+    /// The variables the guest sees, given the host's (UTF-8) environment.
+    fn select_env<'a>(&self, host: &'a [(String, String)]) -> Vec<(&'a str, &'a str)> {
+        let chosen: Vec<(&str, &str)> = match &self.env {
+            EnvGrant::None => Vec::new(),
+            EnvGrant::All => host.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+            EnvGrant::Only(names) => {
+                let mut chosen = Vec::new();
+                for name in names {
+                    match host.iter().find(|(k, _)| k == name) {
+                        Some((k, v)) if !chosen.iter().any(|(c, _)| c == k) => {
+                            chosen.push((k.as_str(), v.as_str()))
+                        }
+                        Some(_) => {} // named twice
+                        None => self.report(AuditEvent::EnvNotSet { name: name.clone() }),
+                    }
+                }
+                chosen
+            }
+        };
+        for (name, _) in &chosen {
+            self.report(AuditEvent::EnvPassed {
+                name: (*name).to_owned(),
+            });
+        }
+        chosen
+    }
+}
+
+impl fmt::Debug for Grants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grants")
+            .field("env", &self.env)
+            .field("audit", &self.audit.as_ref().map(|_| "<hook>"))
+            .finish()
+    }
+}
+
+/// Switches every socket capability off explicitly. wasmtime-wasi 48's
+/// defaults are off too, but its own docs disagree (`WasiCtxBuilder::new`
+/// says TCP and UDP are allowed, denied only by address): saying it here
+/// keeps an upgrade from opening anything.
+fn deny_network(builder: &mut WasiCtxBuilder) {
+    builder
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_addr, _use| Box::pin(async { false }));
+}
+
+/// What `aio inspect` says about an import: which grant governs it, for the
+/// imports that reach host state.
+pub fn grant_note(import: &str) -> Option<&'static str> {
+    let interface = import.split('@').next().unwrap_or(import);
+    Some(match interface {
+        "wasi:cli/environment" => "environment: none unless --allow-env",
+        "wasi:cli/stdin" | "wasi:cli/stdout" | "wasi:cli/stderr" => {
+            "stdio: the host's, or captured"
+        }
+        "wasi:filesystem/preopens" | "wasi:filesystem/types" => {
+            "filesystem: no directories are granted"
+        }
+        "wasi:sockets/types" | "wasi:sockets/tcp" | "wasi:sockets/udp" => {
+            "network: denied (no grant yet)"
+        }
+        "wasi:sockets/ip-name-lookup" => "name lookup: denied (no grant yet)",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn host() -> Vec<(String, String)> {
+        [("FOO", "1"), ("BAR", "2"), ("HOME", "/h")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn no_env_by_default() {
+        let host = host();
+        assert!(Grants::new().select_env(&host).is_empty());
+    }
+
+    #[test]
+    fn all_env() {
+        let host = host();
+        assert_eq!(Grants::new().allow_all_env().select_env(&host).len(), 3);
+    }
+
+    #[test]
+    fn only_named_and_set_vars() {
+        let host = host();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let grants = Grants::new()
+            .allow_env_vars(["FOO", "MISSING", "FOO"])
+            .audit(move |e| seen.lock().unwrap().push(e.clone()));
+        assert_eq!(grants.select_env(&host), vec![("FOO", "1")]);
+        assert_eq!(
+            *events.lock().unwrap(),
+            vec![
+                AuditEvent::EnvNotSet {
+                    name: "MISSING".into()
+                },
+                AuditEvent::EnvPassed { name: "FOO".into() },
+            ]
+        );
+    }
+
+    #[test]
+    fn allow_env_vars_accumulates() {
+        let grants = Grants::new().allow_env_vars(["A"]).allow_env_vars(["B"]);
+        assert_eq!(
+            grants.env_grant(),
+            &EnvGrant::Only(vec!["A".into(), "B".into()])
+        );
+    }
+
+    #[test]
+    fn notes_name_the_grant() {
+        assert!(
+            grant_note("wasi:cli/environment@0.3.0")
+                .unwrap()
+                .contains("--allow-env")
+        );
+        assert!(
+            grant_note("wasi:sockets/types@0.3.0")
+                .unwrap()
+                .contains("denied")
+        );
+        assert_eq!(grant_note("wasi:clocks/monotonic-clock@0.3.0"), None);
+    }
+}

@@ -1,0 +1,221 @@
+//! Shared helpers: one `Runtime` for the whole binary, running a program in
+//! process, and running the real `aio` command.
+
+use aio_host::{Limits, Outcome, RunOptions, Runtime, Status, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long any single test run may take before it counts as hung.
+pub const HANG: Duration = Duration::from_secs(60);
+
+/// The compile cache every test shares (under target/, so it survives
+/// between `cargo test` runs).
+pub fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("aio-cache")
+}
+
+/// A fresh, empty directory under target/tmp for one test.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("scratch")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// The one runtime of this test binary.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: LazyLock<Runtime> = LazyLock::new(|| {
+        Runtime::builder()
+            .cache_dir(cache_dir())
+            .build()
+            .expect("create the runtime")
+    });
+    &RUNTIME
+}
+
+/// Runs a program in process with captured stdio (and a hang guard).
+pub async fn run(path: &str, options: RunOptions) -> Outcome {
+    let program = runtime()
+        .load(path)
+        .unwrap_or_else(|e| panic!("cannot load {path}: {e}"));
+    program.run(options.stdio(Stdio::Capture)).await
+}
+
+/// Runs a program in process and requires exit status 0.
+pub async fn expect_success(path: &str) -> Outcome {
+    let outcome = run(path, RunOptions::new().limits(Limits::new().timeout(HANG))).await;
+    assert!(
+        matches!(outcome.status(), Status::Exited(0)),
+        "{path}: expected exit status 0, got {}",
+        describe(&outcome)
+    );
+    outcome
+}
+
+/// An outcome with its captured output, for assertion messages.
+pub fn describe(outcome: &Outcome) -> String {
+    format!(
+        "{:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        outcome.status(),
+        String::from_utf8_lossy(outcome.stdout()),
+        String::from_utf8_lossy(outcome.stderr())
+    )
+}
+
+/// The finished `aio` command, to assert on.
+#[derive(Debug)]
+pub struct Aio {
+    command: String,
+    status: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs the real `aio` binary with these arguments, the shared cache, and
+/// `env` added to the environment.
+pub fn aio(args: &[&str]) -> Aio {
+    aio_with(args, &[])
+}
+
+/// Like [`aio`], with extra environment variables (`AIO_CACHE_DIR` among
+/// them overrides the shared cache).
+pub fn aio_with(args: &[&str], env: &[(&str, &str)]) -> Aio {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aio-output");
+    std::fs::create_dir_all(&out_dir).expect("create output dir");
+    let stdout_path = out_dir.join(format!("{}-{n}.stdout", std::process::id()));
+    let stderr_path = out_dir.join(format!("{}-{n}.stderr", std::process::id()));
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aio"));
+    cmd.args(args)
+        .env("AIO_CACHE_DIR", cache_dir())
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"));
+    let command = format!("aio {}", args.join(" "));
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("spawn aio");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for aio") {
+            break status;
+        }
+        if start.elapsed() > HANG {
+            let _ = child.kill();
+            panic!("`{command}` hung for {HANG:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    let read = |path: &Path| {
+        let text = std::fs::read_to_string(path).expect("read output");
+        let _ = std::fs::remove_file(path);
+        text
+    };
+    Aio {
+        command,
+        status: status.code(),
+        stdout: read(&stdout_path),
+        stderr: read(&stderr_path),
+        elapsed,
+    }
+}
+
+impl Aio {
+    fn fail(&self, what: &str) -> ! {
+        panic!(
+            "`{}`: {what}\nstatus: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command, self.status, self.stdout, self.stderr
+        )
+    }
+
+    /// Requires this exit status.
+    pub fn status(self, expected: i32) -> Self {
+        if self.status != Some(expected) {
+            self.fail(&format!("expected exit status {expected}"));
+        }
+        self
+    }
+
+    /// Requires stdout to be exactly `expected`.
+    pub fn stdout_is(self, expected: &str) -> Self {
+        if self.stdout != expected {
+            self.fail(&format!("expected stdout {expected:?}"));
+        }
+        self
+    }
+
+    /// Requires stdout to contain `needle`.
+    pub fn stdout_has(self, needle: &str) -> Self {
+        if !self.stdout.contains(needle) {
+            self.fail(&format!("expected {needle:?} in stdout"));
+        }
+        self
+    }
+
+    /// Requires stdout not to contain `needle`.
+    pub fn stdout_lacks(self, needle: &str) -> Self {
+        if self.stdout.contains(needle) {
+            self.fail(&format!("expected no {needle:?} in stdout"));
+        }
+        self
+    }
+
+    /// Requires stderr to contain `needle`.
+    pub fn stderr_has(self, needle: &str) -> Self {
+        if !self.stderr.contains(needle) {
+            self.fail(&format!("expected {needle:?} in stderr"));
+        }
+        self
+    }
+
+    /// Requires stderr not to contain `needle`.
+    pub fn stderr_lacks(self, needle: &str) -> Self {
+        if self.stderr.contains(needle) {
+            self.fail(&format!("expected no {needle:?} in stderr"));
+        }
+        self
+    }
+
+    /// Requires the first line of stderr to be `aio: ` + something with
+    /// `needle`, and to be the only `aio: ` line (one-line errors).
+    pub fn error_line_has(self, needle: &str) -> Self {
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("aio: "))
+            .collect();
+        if lines.len() != 1 || !lines[0].contains(needle) {
+            self.fail(&format!("expected one `aio: ` line containing {needle:?}"));
+        }
+        self
+    }
+
+    /// Requires the command to have finished within `limit`.
+    pub fn within(self, limit: Duration) -> Self {
+        if self.elapsed > limit {
+            self.fail(&format!(
+                "took {:?}, expected at most {limit:?}",
+                self.elapsed
+            ));
+        }
+        self
+    }
+
+    /// What the command wrote to stdout.
+    pub fn stdout(&self) -> &str {
+        &self.stdout
+    }
+
+    /// What the command wrote to stderr.
+    pub fn stderr(&self) -> &str {
+        &self.stderr
+    }
+}
