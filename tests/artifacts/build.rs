@@ -1,0 +1,225 @@
+//! Compiles the guest test programs (tests/programs, one bin per case) and
+//! the examples (examples/*) to wasm32-wasip2 components, and writes
+//! `OUT_DIR/gen.rs`: a path constant per program and example, and the
+//! `foreach_program!` macros that list the test programs.
+//!
+//! The guests are built by a nested `cargo build` with its own target dir
+//! (`target/wasm`), so it never waits on the lock the outer build holds.
+
+use std::collections::BTreeMap;
+use std::env;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+const PROFILE: &str = "guest";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let workspace = manifest_dir
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests/artifacts is two levels below the workspace root")
+        .to_path_buf();
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    let target_dir = workspace.join("target").join("wasm");
+
+    for watched in [
+        "guest",
+        "tests/programs",
+        "examples",
+        "wit",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
+    }
+
+    let programs = test_programs(&workspace.join("tests/programs/src/bin"));
+    let examples = examples(&workspace.join("examples"));
+
+    build(&workspace, &target_dir, &examples);
+
+    let wasm_dir = target_dir.join(TARGET).join(PROFILE);
+    let mut code = String::new();
+    let mut constant = |name: &str, what: &str| {
+        let path = wasm_dir.join(format!("{name}.wasm"));
+        assert!(
+            path.is_file(),
+            "the nested build did not produce {}",
+            path.display()
+        );
+        let path = path.to_str().expect("the target dir path is UTF-8");
+        writeln!(
+            code,
+            "/// The {what} `{name}`, compiled to a wasm32-wasip2 component.\npub const {}: &str = {path:?};",
+            name.to_uppercase().replace('-', "_")
+        )
+        .unwrap();
+    };
+    for name in programs.values().flatten() {
+        constant(name, "test program");
+    }
+    for name in &examples {
+        constant(name, "example");
+    }
+
+    code.push_str(
+        "\n/// Invokes `$m!(suite_case)` for every test program.\n#[macro_export]\nmacro_rules! foreach_program {\n    ($m:ident) => {\n",
+    );
+    for name in programs.values().flatten() {
+        writeln!(code, "        $m!({name});").unwrap();
+    }
+    code.push_str("    };\n}\n");
+
+    code.push_str(
+        "\n/// Invokes `$m!(suite)` for every suite that has test programs.\n#[macro_export]\nmacro_rules! foreach_suite {\n    ($m:ident) => {\n",
+    );
+    for suite in programs.keys() {
+        writeln!(code, "        $m!({suite});").unwrap();
+    }
+    code.push_str("    };\n}\n");
+
+    code.push_str(
+        "\n/// Invokes `$m!(suite_case)` for every test program of one suite\n/// (nothing for a suite without programs).\n#[macro_export]\nmacro_rules! foreach_program_in_suite {\n",
+    );
+    for (suite, names) in &programs {
+        writeln!(code, "    ({suite}, $m:ident) => {{").unwrap();
+        for name in names {
+            writeln!(code, "        $m!({name});").unwrap();
+        }
+        code.push_str("    };\n");
+    }
+    code.push_str("    ($suite:ident, $m:ident) => {};\n}\n");
+
+    std::fs::write(out_dir.join("gen.rs"), code).expect("cannot write gen.rs");
+}
+
+/// The bins of tests/programs by suite: `cli_exit_code` is in suite `cli`.
+fn test_programs(bin_dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut suites: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(bin_dir) else {
+        return suites;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .filter_map(|p| Some(p.file_stem()?.to_str()?.to_owned()))
+        .collect();
+    names.sort();
+    for name in names {
+        let valid = name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let suite = name.split_once('_').map(|(suite, _)| suite);
+        match suite {
+            Some(suite) if valid && !suite.is_empty() => {
+                suites.entry(suite.to_owned()).or_default().push(name)
+            }
+            _ => panic!(
+                "test program `{name}` must be named <suite>_<case> in lowercase snake case (e.g. cli_exit_code)"
+            ),
+        }
+    }
+    suites
+}
+
+/// The package names of examples/*/Cargo.toml that have a `src/main.rs`.
+fn examples(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("src/main.rs").is_file())
+        .filter_map(|p| package_name(&p.join("Cargo.toml")))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The `name` of a manifest's `[package]` table.
+fn package_name(manifest: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(manifest).ok()?;
+    let mut in_package = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package && let Some(value) = line.strip_prefix("name") {
+            let value = value.trim_start().strip_prefix('=')?.trim();
+            return Some(value.trim_matches('"').to_owned());
+        }
+    }
+    None
+}
+
+/// Runs the nested `cargo build` of the test programs and the examples.
+fn build(workspace: &Path, target_dir: &Path, examples: &[String]) {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .arg("build")
+        .args(["--target", TARGET, "--profile", PROFILE])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .args(["--package", "test-programs"]);
+    for example in examples {
+        cmd.args(["--package", example]);
+    }
+    // What the outer build sets for this build script (or for clippy) must
+    // not leak into the guests' build: flags, target, profile, wrappers.
+    for (key, _) in env::vars_os() {
+        if let Some(key) = key.to_str()
+            && leaks_from_outer_build(key)
+        {
+            cmd.env_remove(key);
+        }
+    }
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo for the guest programs: {e}"));
+    if !output.status.success() {
+        panic!(
+            "building the guest programs failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+fn leaks_from_outer_build(key: &str) -> bool {
+    const KEEP: &[&str] = &[
+        "CARGO_HOME",
+        "CARGO_MAKEFLAGS", // share the outer build's jobserver: no oversubscription
+        "CARGO_NET_",
+        "CARGO_HTTP_",
+        "CARGO_REGISTRIES_",
+        "CARGO_REGISTRY_",
+        "CARGO_TERM_",
+    ];
+    const STRIP: &[&str] = &[
+        "RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CLIPPY_ARGS",
+        "CLIPPY_CONF_DIR",
+        "TARGET",
+        "HOST",
+        "OUT_DIR",
+        "OPT_LEVEL",
+        "PROFILE",
+        "DEBUG",
+        "NUM_JOBS",
+        "RUSTC_LINKER",
+    ];
+    if key.starts_with("__CARGO") || STRIP.contains(&key) {
+        return true;
+    }
+    key.starts_with("CARGO_") && !KEEP.iter().any(|keep| key.starts_with(keep))
+}
