@@ -133,6 +133,13 @@ impl TestLoop {
         self.run_until_idle();
     }
 
+    /// Moves virtual time forward by `d` without running anything (the next
+    /// `run_once` then sees the timers that came due).
+    pub fn advance_clock(&self, d: Duration) {
+        let target = self.now() + d;
+        self.lp.clock.advance_to(target.0);
+    }
+
     /// The virtual time.
     pub fn now(&self) -> Instant {
         Instant(self.lp.clock.now())

@@ -685,3 +685,44 @@ fn timeout_zero_still_lets_a_ready_operation_finish() {
     });
     assert_eq!(r.unwrap(), 1);
 }
+
+#[test]
+fn cancelled_after_the_awaited_task_finished_the_awaiter_is_cancelled() {
+    let tl = TestLoop::new();
+    let b = tl.spawn(async {
+        yield_now().await?;
+        Ok(5)
+    });
+    let b_ref = b.task_ref();
+    let a = tl.spawn(b);
+    tl.run_once(); // b yields, a waits for b
+    tl.run_once(); // b finishes and schedules a
+    assert!(b_ref.done() && !a.done());
+    a.cancel();
+    tl.run_until_idle();
+    assert!(a.cancelled(), "asyncio raises CancelledError at the await");
+    assert_eq!(b_ref.exception().unwrap(), None, "b's own result is intact");
+}
+
+#[test]
+fn timer_wakeups_run_before_an_older_backlog() {
+    let tl = TestLoop::new();
+    let l = log();
+    let l2 = l.clone();
+    tl.spawn(async move {
+        sleep(ms(10)).await?;
+        push(&l2, "timer");
+        Ok(())
+    });
+    tl.run_until_idle();
+    for i in 0..3 {
+        let l = l.clone();
+        tl.spawn(async move {
+            push(&l, format!("backlog {i}"));
+            Ok(())
+        });
+    }
+    tl.advance_clock(ms(10));
+    tl.run_once();
+    assert_eq!(*l.borrow(), ["timer", "backlog 0", "backlog 1", "backlog 2"]);
+}

@@ -35,6 +35,9 @@ use timers::{Fired, Timers};
 
 use crate::errors::Error;
 
+/// How many backlog items run between two looks at the clock for due timers.
+const TIMER_CHECK_EVERY: usize = 64;
+
 /// An item on the ready queue.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Ready {
@@ -251,34 +254,73 @@ impl LoopInner {
 
     /// One loop iteration at time `now`: fire due timers, then run the items
     /// that are ready at this moment. Returns how many ran.
+    ///
+    /// Timer wake-ups do not wait behind a long backlog: they go to the
+    /// timer lane, which runs first; and every [`TIMER_CHECK_EVERY`] items
+    /// of the batch the clock is read again, timers that came due are fired,
+    /// and up to as many timer-lane items run before the backlog goes on
+    /// (so neither lane can starve the other). Within each lane the order is
+    /// FIFO; timers keep their deadline order.
     pub(crate) fn run_once(self: &Rc<Self>, now: u64) -> usize {
         self.fire_timers(now);
-        let n = self.shared.len();
-        for _ in 0..n {
-            match self.shared.pop() {
-                Some(Ready::Task(key)) => {
-                    let task = self.tasks.borrow().get(key).cloned();
-                    if let Some(task) = task {
-                        self.run_task(task);
-                    }
+        let mut ran = self.run_timer_lane(usize::MAX);
+        let n = self.shared.len_main();
+        for i in 1..=n {
+            let Some(item) = self.shared.pop_main() else {
+                break;
+            };
+            self.run_item(item);
+            ran += 1;
+            if i % TIMER_CHECK_EVERY == 0 {
+                let due = self.next_deadline();
+                if due.is_some_and(|d| d <= self.clock.now()) {
+                    self.fire_timers(self.clock.now());
                 }
-                Some(Ready::Callback(key)) => self.run_callback(key),
-                None => break,
+                // Share the time: as many timer wake-ups as backlog items, so
+                // neither lane starves the other.
+                ran += self.run_timer_lane(TIMER_CHECK_EVERY);
             }
         }
-        n
+        ran
+    }
+
+    fn run_timer_lane(self: &Rc<Self>, limit: usize) -> usize {
+        let mut ran = 0;
+        while ran < limit
+            && let Some(item) = self.shared.pop_timer_lane()
+        {
+            self.run_item(item);
+            ran += 1;
+        }
+        ran
+    }
+
+    fn run_item(self: &Rc<Self>, item: Ready) {
+        match item {
+            Ready::Task(key) => {
+                let task = self.tasks.borrow().get(key).cloned();
+                if let Some(task) = task {
+                    self.run_task(task);
+                }
+            }
+            Ready::Callback(key) => self.run_callback(key),
+        }
     }
 
     fn fire_timers(&self, now: u64) {
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
         self.timers.borrow_mut().fire_due(now, &mut fired);
-        for f in fired.drain(..) {
-            match f {
-                Fired::Wake(w) => w.wake(),
-                Fired::Callback(f) => {
-                    self.call_soon(f);
+        if !fired.is_empty() {
+            self.shared.set_timer_lane(true);
+            for f in fired.drain(..) {
+                match f {
+                    Fired::Wake(w) => w.wake(),
+                    Fired::Callback(f) => {
+                        self.call_soon(f);
+                    }
                 }
             }
+            self.shared.set_timer_lane(false);
         }
         *self.fired.borrow_mut() = fired;
     }

@@ -340,9 +340,13 @@ where
     }
 }
 
-/// Shared by the loop and every task waker: the ready queue.
+/// Shared by the loop and every task waker: the ready queue, in two lanes.
 pub(crate) struct ReadyQueue {
     pub(crate) items: std::collections::VecDeque<Ready>,
+    /// What timers woke; runs before the backlog in `items`.
+    pub(crate) timer_items: std::collections::VecDeque<Ready>,
+    /// Set while timers fire: pushes go to `timer_items`.
+    pub(crate) timer_lane: bool,
     /// The waker of the loop's driver while it waits for the host; the
     /// first push wakes it.
     pub(crate) parked: Option<Waker>,
@@ -353,15 +357,25 @@ impl Shared {
         Shared {
             queue: Mutex::new(ReadyQueue {
                 items: std::collections::VecDeque::new(),
+                timer_items: std::collections::VecDeque::new(),
+                timer_lane: false,
                 parked: None,
             }),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReadyQueue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) fn push(&self, item: Ready) {
         let parked = {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            q.items.push_back(item);
+            let mut q = self.lock();
+            if q.timer_lane {
+                q.timer_items.push_back(item);
+            } else {
+                q.items.push_back(item);
+            }
             q.parked.take()
         };
         if let Some(w) = parked {
@@ -369,26 +383,38 @@ impl Shared {
         }
     }
 
-    pub(crate) fn pop(&self) -> Option<Ready> {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .items
-            .pop_front()
+    pub(crate) fn set_timer_lane(&self, on: bool) {
+        self.lock().timer_lane = on;
     }
 
+    pub(crate) fn pop_main(&self) -> Option<Ready> {
+        self.lock().items.pop_front()
+    }
+
+    pub(crate) fn pop_timer_lane(&self) -> Option<Ready> {
+        self.lock().timer_items.pop_front()
+    }
+
+    pub(crate) fn pop(&self) -> Option<Ready> {
+        let mut q = self.lock();
+        q.timer_items.pop_front().or_else(|| q.items.pop_front())
+    }
+
+    /// Items in the backlog lane.
+    pub(crate) fn len_main(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// Items ready in both lanes.
     pub(crate) fn len(&self) -> usize {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .items
-            .len()
+        let q = self.lock();
+        q.items.len() + q.timer_items.len()
     }
 
     /// Parks the driver: returns false (and does not park) if work arrived.
     pub(crate) fn park(&self, waker: &Waker) -> bool {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if !q.items.is_empty() {
+        let mut q = self.lock();
+        if !q.items.is_empty() || !q.timer_items.is_empty() {
             return false;
         }
         q.parked = Some(waker.clone());

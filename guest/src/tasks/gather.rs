@@ -41,11 +41,8 @@ where
     F: Future<Output = Result<T>> + 'static,
     T: 'static,
 {
-    let tasks: Vec<Task<T>> = futures.into_iter().map(create_task).collect();
-    Gather {
-        core: Core::new(tasks.iter().map(|t| t.task_ref()).collect(), false),
-        tasks,
-    }
+    let (core, tasks) = spawn_all(futures, false);
+    Gather { core, tasks }
 }
 
 /// `gather(..., return_exceptions=True)`: waits for every task and gives
@@ -56,11 +53,22 @@ where
     F: Future<Output = Result<T>> + 'static,
     T: 'static,
 {
+    let (core, tasks) = spawn_all(futures, true);
+    GatherAll { core, tasks }
+}
+
+fn spawn_all<I, F, T>(futures: I, return_exceptions: bool) -> (Core, Vec<Task<T>>)
+where
+    I: IntoIterator<Item = F>,
+    F: Future<Output = Result<T>> + 'static,
+    T: 'static,
+{
     let tasks: Vec<Task<T>> = futures.into_iter().map(create_task).collect();
-    GatherAll {
-        core: Core::new(tasks.iter().map(|t| t.task_ref()).collect(), true),
-        tasks,
-    }
+    let core = Core::new(
+        tasks.iter().map(|t| t.task_ref()).collect(),
+        return_exceptions,
+    );
+    (core, tasks)
 }
 
 /// What both kinds of gather share: counting children as they finish.

@@ -306,13 +306,19 @@ impl TaskRef {
 
     /// Waits until the task is done, without taking its result. Cancelling
     /// the waiter cancels the task (as awaiting it does).
-    pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+    /// `Ready(Err)`: the waiter itself was cancelled after the task had
+    /// already finished (asyncio then raises in the waiter; the task's
+    /// result stays in the task).
+    pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         let h = self.cell.header();
         if let Some(e) = runtime::take_cancel() {
+            if h.done() {
+                return Poll::Ready(Err(e));
+            }
             h.request_cancel(e.cancel_message().map(str::to_owned));
         }
         if h.done() {
-            return Poll::Ready(());
+            return Poll::Ready(Ok(()));
         }
         h.add_waker(cx.waker());
         runtime::set_awaiting(Awaiting::Task { id: h.id });
@@ -418,7 +424,8 @@ impl<T> Future for Task<T> {
             return Poll::Ready(Err(Error::runtime("a task cannot await itself")));
         }
         match self.task.poll_done(cx) {
-            Poll::Ready(()) => Poll::Ready(self.take_result()),
+            Poll::Ready(Ok(())) => Poll::Ready(self.take_result()),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
     }
