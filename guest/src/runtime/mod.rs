@@ -162,7 +162,7 @@ impl LoopInner {
         if !header.started.replace(true) && header.must_cancel.get() {
             // Cancelled before it ever ran: the body never starts.
             task.discard();
-            let error = Error::cancelled(header.cancel_message.borrow().clone());
+            let error = Error::cancelled(header.cancel_message());
             self.finish(&task, State::Cancelled, Some(error));
             return;
         }
@@ -180,7 +180,7 @@ impl LoopInner {
                 // asyncio: a task asked to cancel that finishes without
                 // seeing the request is cancelled all the same.
                 task.discard();
-                let error = Error::cancelled(header.cancel_message.borrow().clone());
+                let error = Error::cancelled(header.cancel_message());
                 self.finish(&task, State::Cancelled, Some(error));
             }
             Poll::Ready(Ok(())) => self.finish(&task, State::Finished, None),
@@ -195,7 +195,7 @@ impl LoopInner {
         let header = task.header();
         header.state.set(state);
         header.must_cancel.set(false);
-        *header.error.borrow_mut() = error;
+        header.set_error(error);
         if let Some(key) = header.key.take() {
             self.tasks.borrow_mut().remove(key);
         }
@@ -206,7 +206,7 @@ impl LoopInner {
                 Waiter::Hook(hook) => hook(task),
             }
         }
-        let callbacks = std::mem::take(&mut *header.done_callbacks.borrow_mut());
+        let callbacks = header.take_done_callbacks();
         for (_, callback) in callbacks {
             let task = crate::tasks::TaskRef::from_rc(task.clone());
             self.call_soon(Box::new(move || callback(&task)));
@@ -342,7 +342,7 @@ impl LoopInner {
             t.discard();
             // Break reference cycles (hooks of groups and gathers).
             drop(std::mem::take(&mut *h.waiters.borrow_mut()));
-            drop(std::mem::take(&mut *h.done_callbacks.borrow_mut()));
+            drop(h.take_done_callbacks());
         }
         drop(tasks);
         let callbacks = self.callbacks.borrow_mut().drain();

@@ -73,25 +73,33 @@ pub(crate) type Hook = Box<dyn FnOnce(&Rc<dyn TaskRun>)>;
 /// A user's done callback (`add_done_callback`), run with `call_soon`.
 pub(crate) type DoneCallback = Rc<dyn Fn(&crate::tasks::TaskRef)>;
 
-/// Type-independent part of a task.
+/// Type-independent part of a task. Kept small (a hundred thousand tasks
+/// are common): what most tasks never need lives in [`Extra`], allocated on
+/// first use.
 pub(crate) struct Header {
     pub(crate) id: u64,
     pub(crate) key: Cell<Option<Key>>,
-    name: RefCell<Option<String>>,
     pub(crate) state: Cell<State>,
     pub(crate) started: Cell<bool>,
     pub(crate) must_cancel: Cell<bool>,
-    pub(crate) cancel_message: RefCell<Option<String>>,
-    pub(crate) num_cancels_requested: Cell<u32>,
-    /// The error of a failed task, or the `Cancelled` error of a cancelled one.
-    pub(crate) error: RefCell<Option<Error>>,
     pub(crate) error_retrieved: Cell<bool>,
+    pub(crate) num_cancels_requested: Cell<u32>,
+    extra: RefCell<Option<Box<Extra>>>,
     pub(crate) waiters: RefCell<Vec<Waiter>>,
-    pub(crate) done_callbacks: RefCell<Vec<(u64, DoneCallback)>>,
     pub(crate) awaiting: Cell<Awaiting>,
     pub(crate) waker: Waker,
     pub(crate) wake_state: Arc<TaskWaker>,
     pub(crate) lp: Weak<LoopInner>,
+}
+
+/// The rarely used part of a task header.
+#[derive(Default)]
+struct Extra {
+    name: Option<String>,
+    cancel_message: Option<String>,
+    /// The error of a failed task, or the `Cancelled` error of a cancelled one.
+    error: Option<Error>,
+    done_callbacks: Vec<(u64, DoneCallback)>,
 }
 
 impl Header {
@@ -101,19 +109,22 @@ impl Header {
             scheduled: AtomicBool::new(false),
             shared: lp.shared.clone(),
         });
+        let extra = name.map(|name| {
+            Box::new(Extra {
+                name: Some(name),
+                ..Extra::default()
+            })
+        });
         Header {
             id,
             key: Cell::new(None),
-            name: RefCell::new(name),
             state: Cell::new(State::Pending),
             started: Cell::new(false),
             must_cancel: Cell::new(false),
-            cancel_message: RefCell::new(None),
-            num_cancels_requested: Cell::new(0),
-            error: RefCell::new(None),
             error_retrieved: Cell::new(false),
+            num_cancels_requested: Cell::new(0),
+            extra: RefCell::new(extra),
             waiters: RefCell::new(Vec::new()),
-            done_callbacks: RefCell::new(Vec::new()),
             awaiting: Cell::new(Awaiting::Nothing),
             waker: Waker::from(wake_state.clone()),
             wake_state,
@@ -126,15 +137,60 @@ impl Header {
         self.wake_state.key.store(pack(key), Ordering::Relaxed);
     }
 
+    fn read<R>(&self, f: impl FnOnce(&Extra) -> R) -> Option<R> {
+        self.extra.borrow().as_deref().map(f)
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut Extra) -> R) -> R {
+        f(self.extra.borrow_mut().get_or_insert_with(Box::default))
+    }
+
     pub(crate) fn name(&self) -> String {
-        match &*self.name.borrow() {
-            Some(n) => n.clone(),
-            None => format!("Task-{}", self.id),
-        }
+        self.read(|x| x.name.clone())
+            .flatten()
+            .unwrap_or_else(|| format!("Task-{}", self.id))
     }
 
     pub(crate) fn set_name(&self, name: String) {
-        *self.name.borrow_mut() = Some(name);
+        self.write(|x| x.name = Some(name));
+    }
+
+    pub(crate) fn cancel_message(&self) -> Option<String> {
+        self.read(|x| x.cancel_message.clone()).flatten()
+    }
+
+    /// The error of a failed task, or the `Cancelled` error of a cancelled one.
+    pub(crate) fn error(&self) -> Option<Error> {
+        self.read(|x| x.error.clone()).flatten()
+    }
+
+    pub(crate) fn set_error(&self, error: Option<Error>) {
+        if error.is_some() || self.extra.borrow().is_some() {
+            self.write(|x| x.error = error);
+        }
+    }
+
+    pub(crate) fn push_done_callback(&self, id: u64, callback: DoneCallback) {
+        self.write(|x| x.done_callbacks.push((id, callback)));
+    }
+
+    pub(crate) fn take_done_callbacks(&self) -> Vec<(u64, DoneCallback)> {
+        match self.extra.borrow_mut().as_deref_mut() {
+            Some(x) => std::mem::take(&mut x.done_callbacks),
+            None => Vec::new(),
+        }
+    }
+
+    /// Removes a done callback; returns how many were removed.
+    pub(crate) fn remove_done_callback(&self, id: u64) -> usize {
+        match self.extra.borrow_mut().as_deref_mut() {
+            Some(x) => {
+                let before = x.done_callbacks.len();
+                x.done_callbacks.retain(|(i, _)| *i != id);
+                before - x.done_callbacks.len()
+            }
+            None => 0,
+        }
     }
 
     pub(crate) fn done(&self) -> bool {
@@ -145,7 +201,7 @@ impl Header {
     /// sees it returns `Err(Cancelled)`.
     pub(crate) fn take_cancel(&self) -> Option<Error> {
         if self.must_cancel.replace(false) {
-            Some(Error::cancelled(self.cancel_message.borrow().clone()))
+            Some(Error::cancelled(self.cancel_message()))
         } else {
             None
         }
@@ -159,7 +215,9 @@ impl Header {
         self.num_cancels_requested
             .set(self.num_cancels_requested.get() + 1);
         self.must_cancel.set(true);
-        *self.cancel_message.borrow_mut() = message;
+        if message.is_some() || self.extra.borrow().is_some() {
+            self.write(|x| x.cancel_message = message);
+        }
         self.waker.wake_by_ref();
         true
     }
@@ -188,7 +246,7 @@ impl Header {
     /// The error, marked as retrieved (it will not be reported as lost).
     pub(crate) fn retrieve_error(&self) -> Option<Error> {
         self.error_retrieved.set(true);
-        self.error.borrow().clone()
+        self.error()
     }
 }
 
@@ -197,7 +255,7 @@ impl Drop for Header {
         // asyncio logs "Task exception was never retrieved" when a failed
         // task is garbage collected; this is the moment it can no longer be.
         if self.state.get() == State::Failed && !self.error_retrieved.get() {
-            let error = self.error.get_mut().clone();
+            let error = self.error();
             let name = self.name();
             if let (Some(lp), Some(error)) = (self.lp.upgrade(), error) {
                 lp.report_lost_error(&name, &error);

@@ -262,7 +262,7 @@ impl TaskRef {
                 lp.call_soon(Box::new(move || callback(&task)));
             }
         } else {
-            h.done_callbacks.borrow_mut().push((id, callback));
+            h.push_done_callback(id, callback);
         }
         CallbackId(id)
     }
@@ -270,10 +270,7 @@ impl TaskRef {
     /// Removes a done callback that has not been scheduled yet; returns how
     /// many were removed (0 or 1).
     pub fn remove_done_callback(&self, id: CallbackId) -> usize {
-        let mut callbacks = self.cell.header().done_callbacks.borrow_mut();
-        let before = callbacks.len();
-        callbacks.retain(|(i, _)| *i != id.0);
-        before - callbacks.len()
+        self.cell.header().remove_done_callback(id.0)
     }
 
     /// What the task is suspended in, as the task dump shows it.
