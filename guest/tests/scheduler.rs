@@ -724,5 +724,8 @@ fn timer_wakeups_run_before_an_older_backlog() {
     }
     tl.advance_clock(ms(10));
     tl.run_once();
-    assert_eq!(*l.borrow(), ["timer", "backlog 0", "backlog 1", "backlog 2"]);
+    assert_eq!(
+        *l.borrow(),
+        ["timer", "backlog 0", "backlog 1", "backlog 2"]
+    );
 }
