@@ -25,6 +25,8 @@
 //! | Runners | [`runner`]: [`Runner`], `#[asyncio::main]`, [`exit`] |
 //! | Coroutines and Tasks | [`tasks`] and [`time`] |
 //! | Futures | [`futures`]: [`Future`] |
+//! | Synchronization Primitives | [`sync`]: [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`] |
+//! | Queues | [`queues`]: [`Queue`], [`PriorityQueue`], [`LifoQueue`] |
 //! | Event Loop | [`events`]: [`Loop`], `call_soon`, `call_later`, ... |
 //! | Exceptions | [`errors`]: [`Error`], [`ErrorKind`] |
 //!
@@ -69,11 +71,14 @@ pub mod bindings {
     });
 }
 
+mod debug;
 pub mod errors;
 pub mod events;
 pub mod futures;
+pub mod queues;
 pub mod runner;
 mod runtime;
+pub mod sync;
 pub mod tasks;
 pub mod testing;
 pub mod time;
@@ -82,8 +87,10 @@ pub use asyncio_macros::main;
 pub use errors::{Error, ErrorKind, Result};
 pub use events::{Handle, Loop, TimerHandle, get_running_loop, try_get_running_loop};
 pub use futures::Future;
+pub use queues::{LifoQueue, PriorityQueue, Queue, QueueStream};
 pub use runner::{Runner, exit};
 pub use runtime::ExceptionContext;
+pub use sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore};
 pub use tasks::{
     AsCompleted, CallbackId, ReturnWhen, Task, TaskGroup, TaskRef, all_tasks, as_completed,
     create_eager_task, create_named_task, create_task, current_task, gather, gather_all, shield,

@@ -58,6 +58,14 @@ pub(crate) enum Awaiting {
     Shield {
         id: u64,
     },
+    Lock,
+    Event,
+    Condition,
+    Semaphore,
+    Barrier,
+    QueueGet,
+    QueuePut,
+    QueueJoin,
 }
 
 /// Something to do when a task finishes: wake an awaiter, or run an

@@ -83,7 +83,7 @@ impl<T> AsCompleted<T> {
     /// Gives up after `timeout` (from now): the next item is then
     /// `Err(Timeout)` and the stream ends.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(crate::time::sleep(timeout));
+        self.timeout = Some(crate::time::internal_timer(timeout));
         self
     }
 

@@ -170,6 +170,14 @@ fn describe_awaiting(a: Awaiting, now: u64) -> String {
         }
         Awaiting::AsCompleted => "awaiting as_completed".into(),
         Awaiting::Shield { id } => format!("awaiting shield of task #{id}"),
+        Awaiting::Lock => "awaiting a Lock".into(),
+        Awaiting::Event => "awaiting an Event".into(),
+        Awaiting::Condition => "awaiting a Condition".into(),
+        Awaiting::Semaphore => "awaiting a Semaphore".into(),
+        Awaiting::Barrier => "awaiting a Barrier".into(),
+        Awaiting::QueueGet => "awaiting Queue.get".into(),
+        Awaiting::QueuePut => "awaiting Queue.put".into(),
+        Awaiting::QueueJoin => "awaiting Queue.join".into(),
     }
 }
 

@@ -70,7 +70,7 @@ where
         tasks,
         state,
         return_when,
-        timeout: timeout.map(crate::time::sleep),
+        timeout: timeout.map(crate::time::internal_timer),
     }
 }
 

@@ -21,6 +21,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::debug::AwaitCheck;
 use crate::errors::Result;
 use crate::runtime::slab::Key;
 use crate::runtime::task::Awaiting;
@@ -123,6 +124,14 @@ pub fn yield_now() -> Sleep {
     sleep(Duration::ZERO)
 }
 
+/// A timer for an awaitable's own deadline (`wait`, `as_completed`): it
+/// may be dropped unpolled without being reported as never awaited.
+pub(crate) fn internal_timer(delay: Duration) -> Sleep {
+    let mut s = sleep(delay);
+    s.check.polled();
+    s
+}
+
 /// The future of [`sleep`], [`sleep_until`] and [`yield_now`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
@@ -131,6 +140,7 @@ pub struct Sleep {
     deadline: Option<Instant>,
     timer: Option<Key>,
     yielded: bool,
+    check: AwaitCheck,
 }
 
 impl std::fmt::Debug for Sleep {
@@ -148,6 +158,7 @@ impl Sleep {
             deadline,
             timer: None,
             yielded: false,
+            check: AwaitCheck::new(),
         }
     }
 
@@ -159,6 +170,7 @@ impl Sleep {
     /// Polls the timer without looking at cancellation (for awaitables that
     /// use a sleep as their own timeout). True once the deadline passed.
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.check.polled();
         let Some(deadline) = self.deadline else {
             return true;
         };
@@ -207,6 +219,7 @@ impl Future for Sleep {
     type Output = Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.check.polled();
         if let Some(e) = runtime::take_cancel() {
             self.release();
             return Poll::Ready(Err(e));
@@ -235,6 +248,7 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
+        self.check.check("sleep()");
         self.release();
     }
 }
