@@ -26,7 +26,9 @@ macro_rules! check_suite {
 
 mod cli;
 mod examples;
+mod queues;
 mod runner;
+mod sync;
 mod tasks;
 mod util;
 mod wit;

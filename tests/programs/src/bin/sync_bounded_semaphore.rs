@@ -1,0 +1,20 @@
+//! BoundedSemaphore: releasing above the initial value is an error; a plain
+//! Semaphore allows it.
+use asyncio::ErrorKind;
+use asyncio::sync::{BoundedSemaphore, Semaphore};
+
+#[asyncio::main]
+async fn main() -> asyncio::Result<()> {
+    let sem = BoundedSemaphore::new(1);
+    sem.acquire().await?.forget();
+    assert!(sem.locked());
+    sem.release()?;
+    let e = sem.release().unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Runtime(_)));
+    println!("{e}");
+    let plain = Semaphore::new(0);
+    plain.release()?;
+    plain.release()?;
+    assert_eq!(plain.value(), 2);
+    Ok(())
+}
