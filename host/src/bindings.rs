@@ -1,10 +1,11 @@
 //! The one `bindgen!` over `../wit`: the `aio:host/guest` world.
 //!
 //! WASI interfaces map onto wasmtime-wasi's own p3 bindings (`with`), so the
-//! only code generated here is the world itself: [`Guest`], [`GuestPre`] and
-//! the `wasi:cli/run@0.3.0` export they call. The `aio:host` interfaces
-//! (processes, signals) will be generated here too, with their glue in
-//! `host.rs` files next to the behaviour they expose.
+//! code generated here is the world itself ([`Guest`], [`GuestPre`], the
+//! `wasi:cli/run@0.3.0` export they call) and the `aio:host` interfaces,
+//! whose glue lives in `host.rs` files next to the behaviour they expose
+//! (`process/host.rs`). Functions that create or take streams and futures
+//! need the store (`store` below).
 //!
 //! ```ignore
 //! let pre = GuestPre::new(linker.instantiate_pre(&component)?)?;
@@ -17,6 +18,14 @@ wasmtime::component::bindgen!({
     world: "aio:host/guest",
     with: {
         "wasi": wasmtime_wasi::p3::bindings,
+        "aio:host/process.child": crate::process::child::ChildProcess,
+    },
+    imports: {
+        "aio:host/process.[method]child.set-stdin": store | trappable,
+        "aio:host/process.[method]child.take-stdout": store | trappable,
+        "aio:host/process.[method]child.take-stderr": store | trappable,
+        "aio:host/process.[method]child.exit-status": store | trappable,
+        default: trappable,
     },
     exports: { default: async | store },
     require_store_data_send: true,

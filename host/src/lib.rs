@@ -46,6 +46,8 @@
 //! - [`runner`]: [`Runtime`], [`Program`], [`RunOptions`].
 //! - [`outcome`]: [`Outcome`], [`Status`]: how a run ended.
 //! - [`policy`]: [`Grants`], deny by default.
+//! - [`audit`]: the JSON-lines audit log of capability uses and refusals.
+//! - [`process`]: subprocesses (`--allow-run`), killed and reaped at the end.
 //! - [`limits`]: [`Limits`]: memory, CPU, wall clock, handles.
 //! - [`stdio`]: [`Stdio`]: inherit or capture.
 //! - [`cache`]: the compile cache ([`LoadedFrom`]).
@@ -76,6 +78,7 @@
 //! A guest's own code can collide with a failure status (a guest may call
 //! `asyncio::exit(124)`); embedders should match on [`Status`] instead.
 
+pub mod audit;
 mod bindings;
 pub mod cache;
 pub mod error;
@@ -83,6 +86,7 @@ pub mod inspect;
 pub mod limits;
 pub mod outcome;
 pub mod policy;
+pub mod process;
 pub mod runner;
 pub mod stdio;
 pub mod units;

@@ -55,12 +55,16 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 ///   waitable sets), and as many WASI resource-table entries. Each costs the
 ///   host on the order of 1 KB, so the cap bounds that memory to about
 ///   100 MB. Allocating past it traps.
+/// - **`max_children`**: [`DEFAULT_MAX_CHILDREN`](crate::process::DEFAULT_MAX_CHILDREN)
+///   (128) subprocesses running at once; one more is refused with
+///   `resource-limit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     max_memory: Option<u64>,
     timeout: Option<Duration>,
     max_cpu: Option<Duration>,
     max_handles: usize,
+    max_children: usize,
 }
 
 /// The default cap on live handles: wasmtime's own default, made explicit.
@@ -74,6 +78,7 @@ impl Default for Limits {
             timeout: None,
             max_cpu: None,
             max_handles: DEFAULT_MAX_HANDLES,
+            max_children: crate::process::DEFAULT_MAX_CHILDREN,
         }
     }
 }
@@ -111,6 +116,17 @@ impl Limits {
     pub fn max_handles(mut self, handles: usize) -> Self {
         self.max_handles = handles;
         self
+    }
+
+    /// Caps the subprocesses running at once.
+    pub fn max_children(mut self, children: usize) -> Self {
+        self.max_children = children;
+        self
+    }
+
+    /// The cap on subprocesses running at once.
+    pub fn children_limit(&self) -> usize {
+        self.max_children
     }
 
     /// The memory cap in bytes, if any.

@@ -53,6 +53,23 @@ struct RunArgs {
     )]
     allow_env: Option<Vec<String>>,
 
+    /// Let the guest run these programs (paths, or names looked up on PATH now).
+    #[arg(
+        long,
+        value_name = "PROGRAM,...",
+        require_equals = true,
+        value_delimiter = ','
+    )]
+    allow_run: Vec<String>,
+
+    /// Let the guest run shell commands (/bin/sh -c): as good as any program.
+    #[arg(long)]
+    allow_shell: bool,
+
+    /// Append one JSON line per capability use or refusal to FILE.
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
+
     /// Stop the guest after this much wall-clock time (e.g. 500ms, 10s, 2m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
@@ -122,6 +139,19 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
         Some(names) if names.is_empty() => Grants::new().allow_all_env(),
         Some(names) => Grants::new().allow_env_vars(names.iter().filter(|n| !n.is_empty())),
     };
+    let mut grants = grants.allow_run(&args.allow_run);
+    if args.allow_shell {
+        grants = grants.allow_shell();
+    }
+    if let Some(path) = &args.audit_log {
+        let log = aio_host::audit::AuditLog::create(path).map_err(|e| {
+            Error::from(std::io::Error::new(
+                e.kind(),
+                format!("cannot open the audit log {}: {e}", path.display()),
+            ))
+        })?;
+        grants = grants.audit(move |event| log.record(event));
+    }
     let mut limits = Limits::new();
     if let Some(timeout) = args.timeout {
         limits = limits.timeout(timeout);

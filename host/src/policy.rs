@@ -20,6 +20,8 @@
 //! listen, subprocess and directory grants here; refusals of those will be
 //! reported through the same hook, naming the grant that refused.
 
+use crate::audit::CapabilityUse;
+use crate::process::RunGrant;
 use std::fmt;
 use std::sync::Arc;
 use wasmtime_wasi::WasiCtxBuilder;
@@ -33,12 +35,15 @@ use wasmtime_wasi::WasiCtxBuilder;
 ///   switched off, and every socket address is refused; there is no grant to
 ///   open them yet.
 /// - **Filesystem:** no preopened directories, so no files.
+/// - **Subprocesses:** no program may run, and no shell ([`RunGrant`];
+///   [`Grants::allow_run`], [`Grants::allow_shell`]).
 /// - **Clocks and random:** always available (they grant no access to host
 ///   state).
 /// - **Audit:** no hook.
 #[derive(Clone, Default)]
 pub struct Grants {
     env: EnvGrant,
+    run: RunGrant,
     audit: Option<AuditHook>,
 }
 
@@ -71,6 +76,22 @@ pub enum AuditEvent {
         /// The variable's name.
         name: String,
     },
+    /// A capability was used or refused (a program run, an address
+    /// connected, ...); see [`crate::audit`].
+    Capability(CapabilityUse),
+}
+
+impl AuditEvent {
+    /// The event in the audit log's general form.
+    pub fn capability_use(&self) -> CapabilityUse {
+        match self {
+            AuditEvent::EnvPassed { name } => CapabilityUse::allowed("env.read", name.clone()),
+            AuditEvent::EnvNotSet { name } => {
+                CapabilityUse::denied("env.read", name.clone(), format!("{name} set on the host"))
+            }
+            AuditEvent::Capability(used) => used.clone(),
+        }
+    }
 }
 
 impl fmt::Display for AuditEvent {
@@ -80,6 +101,7 @@ impl fmt::Display for AuditEvent {
             AuditEvent::EnvNotSet { name } => {
                 write!(f, "env: {name} is granted but not set on the host")
             }
+            AuditEvent::Capability(used) => write!(f, "{used}"),
         }
     }
 }
@@ -124,6 +146,36 @@ impl Grants {
     /// The environment grant.
     pub fn env_grant(&self) -> &EnvGrant {
         &self.env
+    }
+
+    /// Lets the guest run these programs: paths, or names looked up on the
+    /// host's `PATH` now (the resolved path is what is allowed; see
+    /// [`RunGrant`]). Calling it again adds to the list.
+    pub fn allow_run<I, S>(mut self, programs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.run.add(programs);
+        self
+    }
+
+    /// Lets the guest run shell commands (`/bin/sh -c`,
+    /// `create_subprocess_shell`): the shell can run anything, so this is
+    /// as good as granting every program.
+    pub fn allow_shell(mut self) -> Self {
+        self.run.set_shell(true);
+        self
+    }
+
+    /// The subprocess grant.
+    pub fn run_grant(&self) -> &RunGrant {
+        &self.run
+    }
+
+    /// Reports one capability use or refusal to the audit hook.
+    pub(crate) fn report_use(&self, used: CapabilityUse) {
+        self.report(AuditEvent::Capability(used));
     }
 
     /// Calls `hook` for every [`AuditEvent`] of a run.
@@ -182,6 +234,7 @@ impl fmt::Debug for Grants {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Grants")
             .field("env", &self.env)
+            .field("run", &self.run)
             .field("audit", &self.audit.as_ref().map(|_| "<hook>"))
             .finish()
     }
@@ -215,6 +268,7 @@ pub fn grant_note(import: &str) -> Option<&'static str> {
             "network: denied (no grant yet)"
         }
         "wasi:sockets/ip-name-lookup" => "name lookup: denied (no grant yet)",
+        "aio:host/process" => "subprocesses: none unless --allow-run / --allow-shell",
         _ => return None,
     })
 }

@@ -30,6 +30,7 @@ use crate::inspect::Inspection;
 use crate::limits::{CpuMeter, EpochTicker, Limits, MemoryLimiter};
 use crate::outcome::{Ended, LimitsHit, Outcome, classify_ending};
 use crate::policy::Grants;
+use crate::process::{Children, ProcessCtx, ProcessView, Processes, child::ChildrenGuard};
 use crate::stdio::Stdio;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -83,6 +84,11 @@ impl RuntimeBuilder {
             .map_err(|e| Error::host("cannot link WASI 0.2", &e))?;
         wasmtime_wasi::p3::add_to_linker(&mut linker)
             .map_err(|e| Error::host("cannot link WASI 0.3", &e))?;
+        crate::bindings::aio::host::process::add_to_linker::<_, Processes>(
+            &mut linker,
+            RunState::process,
+        )
+        .map_err(|e| Error::host("cannot link aio:host/process", &e))?;
 
         let ticker = EpochTicker::start(&engine)?;
         Ok(Runtime {
@@ -350,8 +356,12 @@ impl Program {
 
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.handle_limit());
+        // Every child is killed if this future is dropped midway, and killed
+        // and reaped below when the guest ends, however it ends.
+        let children = ChildrenGuard(Children::new(limits.children_limit()));
         let state = RunState {
             wasi: wasi.build(),
+            process: ProcessCtx::new(grants, children.0.clone()),
             table,
             memory: MemoryLimiter::new(limits.memory_limit()),
             cpu: CpuMeter::new(limits.cpu_limit()),
@@ -377,6 +387,7 @@ impl Program {
         };
         let status = classify_ending(ended, hit);
         drop(store);
+        children.0.shutdown(CHILD_REAP_PATIENCE).await;
         let (stdout, stderr) = captured.take();
         Outcome::new(status, stdout, stderr)
     }
@@ -455,12 +466,26 @@ fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
+/// How long a run waits, after the guest ended, for its killed children to
+/// be reaped.
+const CHILD_REAP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The data of one run's store.
 pub(crate) struct RunState {
     wasi: WasiCtx,
+    process: ProcessCtx,
     table: ResourceTable,
     memory: MemoryLimiter,
     cpu: CpuMeter,
+}
+
+impl RunState {
+    fn process(&mut self) -> ProcessView<'_> {
+        ProcessView {
+            ctx: &mut self.process,
+            table: &mut self.table,
+        }
+    }
 }
 
 impl WasiView for RunState {

@@ -1,0 +1,217 @@
+//! The audit log: one JSON line per capability a guest used or was refused.
+//!
+//! Every grant check reports an [`AuditEvent`](crate::AuditEvent) to the
+//! run's [`AuditHook`](crate::AuditHook). [`AuditLog`] is the hook the `aio`
+//! command installs for `--audit-log FILE`: it appends one line per event,
+//!
+//! ```text
+//! {"time":"2026-07-01T12:00:00.123Z","capability":"process.spawn","target":"/usr/bin/cat","decision":"allowed"}
+//! {"time":"2026-07-01T12:00:00.130Z","capability":"process.spawn","target":"/usr/bin/rm","decision":"denied","grant":"--allow-run=/usr/bin/rm"}
+//! ```
+//!
+//! Capabilities are named `area.use` (`env.read`, `process.spawn`,
+//! `process.shell`, `process.signal`; the network adds `net.connect`,
+//! `net.listen`, ...), `target` is what was asked for (a variable name, a
+//! program's path, an address), and a denial names the grant that would have
+//! allowed it.
+//!
+//! ```no_run
+//! use aio_host::{audit::AuditLog, Grants};
+//!
+//! let log = AuditLog::create("audit.jsonl")?;
+//! let grants = Grants::new().audit(move |event| log.record(event));
+//! # let _ = grants;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::fmt::{self, Write as _};
+use std::fs::File;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Whether a capability use was allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Granted; the use went ahead.
+    Allowed,
+    /// Refused; `grant` is the flag (or builder call) that would allow it.
+    Denied {
+        /// E.g. `--allow-run=/usr/bin/rm`.
+        grant: String,
+    },
+}
+
+/// One use (or refused use) of a capability, in the form the log writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapabilityUse {
+    /// `area.use`: `env.read`, `process.spawn`, `process.shell`, ...
+    pub capability: &'static str,
+    /// What was asked for: a variable name, a program path, an address.
+    pub target: String,
+    /// Allowed, or denied with the grant that would allow it.
+    pub decision: Decision,
+}
+
+impl CapabilityUse {
+    /// An allowed use.
+    pub fn allowed(capability: &'static str, target: impl Into<String>) -> Self {
+        CapabilityUse {
+            capability,
+            target: target.into(),
+            decision: Decision::Allowed,
+        }
+    }
+
+    /// A refused use, naming the grant that would allow it.
+    pub fn denied(
+        capability: &'static str,
+        target: impl Into<String>,
+        grant: impl Into<String>,
+    ) -> Self {
+        CapabilityUse {
+            capability,
+            target: target.into(),
+            decision: Decision::Denied {
+                grant: grant.into(),
+            },
+        }
+    }
+
+    /// The JSON object (one line, no newline) for `time`.
+    pub fn to_json(&self, time: SystemTime) -> String {
+        let mut out = String::with_capacity(128);
+        out.push_str("{\"time\":");
+        json_string(&mut out, &rfc3339(time));
+        out.push_str(",\"capability\":");
+        json_string(&mut out, self.capability);
+        out.push_str(",\"target\":");
+        json_string(&mut out, &self.target);
+        match &self.decision {
+            Decision::Allowed => out.push_str(",\"decision\":\"allowed\""),
+            Decision::Denied { grant } => {
+                out.push_str(",\"decision\":\"denied\",\"grant\":");
+                json_string(&mut out, grant);
+            }
+        }
+        out.push('}');
+        out
+    }
+}
+
+impl fmt::Display for CapabilityUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.decision {
+            Decision::Allowed => write!(f, "{}: allowed {}", self.capability, self.target),
+            Decision::Denied { grant } => write!(
+                f,
+                "{}: denied {} (allow it with {grant})",
+                self.capability, self.target
+            ),
+        }
+    }
+}
+
+/// An append-only JSON-lines audit file, shared by every run that records to
+/// it. Write errors are reported once on stderr and then ignored (an audit
+/// log must never stop a guest).
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    file: Arc<Mutex<LogFile>>,
+}
+
+#[derive(Debug)]
+struct LogFile {
+    file: File,
+    failed: bool,
+}
+
+impl AuditLog {
+    /// Opens `path` for appending (creating it).
+    pub fn create(path: impl AsRef<Path>) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(AuditLog {
+            file: Arc::new(Mutex::new(LogFile {
+                file,
+                failed: false,
+            })),
+        })
+    }
+
+    /// Appends one line for `event`.
+    pub fn record(&self, event: &crate::AuditEvent) {
+        let line = event.capability_use().to_json(SystemTime::now()) + "\n";
+        let mut log = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = log.file.write_all(line.as_bytes())
+            && !log.failed
+        {
+            log.failed = true;
+            eprintln!("aio: cannot write the audit log: {e}");
+        }
+    }
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `time` as RFC 3339 in UTC with milliseconds.
+fn rfc3339(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn json_line() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        assert_eq!(
+            CapabilityUse::denied("process.spawn", "/bin/r\"m", "--allow-run=/bin/r\"m").to_json(t),
+            r#"{"time":"2023-11-14T22:13:20.123Z","capability":"process.spawn","target":"/bin/r\"m","decision":"denied","grant":"--allow-run=/bin/r\"m"}"#
+        );
+        assert_eq!(
+            CapabilityUse::allowed("env.read", "HOME").to_json(UNIX_EPOCH),
+            r#"{"time":"1970-01-01T00:00:00.000Z","capability":"env.read","target":"HOME","decision":"allowed"}"#
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! Subprocesses as a granted capability (`aio:host/process`).
+//!
+//! - [`grant`]: which programs a guest may run ([`RunGrant`]:
+//!   `--allow-run`, `--allow-shell`).
+//! - [`child`]: one child and the run's registry of children (starting,
+//!   signals, reaping, the concurrency cap, killing them all at the end).
+//!   No WIT types.
+//! - `pipes`: the child's pipes as component-model streams.
+//! - `host`: the thin glue implementing the generated WIT traits.
+//!
+//! A guest asks to `spawn` a program; the host resolves it (a path, or a
+//! name on the host's `PATH`), refuses it unless [`RunGrant`] allows the
+//! resolved path, audits the decision, and starts it with exactly the
+//! arguments and environment the guest gave (`env_clear`: the host's own
+//! environment never leaks). When the guest ends — returns, traps, times out
+//! — the runner kills and reaps every child it started.
+
+pub mod child;
+pub mod grant;
+pub(crate) mod host;
+mod pipes;
+
+pub use child::{Children, ExitStatus, Redirect, SpawnError};
+pub use grant::{RunGrant, RunRefusal};
+
+use crate::policy::Grants;
+use wasmtime::component::{HasData, ResourceTable};
+
+/// The default cap on children running at once for one guest.
+pub const DEFAULT_MAX_CHILDREN: usize = 128;
+
+/// One run's subprocess state: its grants and its children.
+#[derive(Debug)]
+pub(crate) struct ProcessCtx {
+    pub(crate) grants: Grants,
+    pub(crate) children: Children,
+}
+
+impl ProcessCtx {
+    pub(crate) fn new(grants: Grants, children: Children) -> Self {
+        ProcessCtx { grants, children }
+    }
+}
+
+/// What the `aio:host/process` glue works on.
+pub(crate) struct ProcessView<'a> {
+    pub(crate) ctx: &'a mut ProcessCtx,
+    pub(crate) table: &'a mut ResourceTable,
+}
+
+/// The [`HasData`] marker of `aio:host/process`.
+pub(crate) struct Processes;
+
+impl HasData for Processes {
+    type Data<'a> = ProcessView<'a>;
+}
