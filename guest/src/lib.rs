@@ -25,6 +25,8 @@
 //! | Runners | [`runner`]: [`Runner`], `#[asyncio::main]`, [`exit`] |
 //! | Coroutines and Tasks | [`tasks`] and [`time`] |
 //! | Futures | [`futures`]: [`Future`] |
+//! | Streams | [`streams`]: [`StreamReader`], [`StreamWriter`] |
+//! | Subprocesses | [`subprocess`]: [`create_subprocess_exec`], [`Process`] |
 //! | Synchronization Primitives | [`sync`]: [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`] |
 //! | Queues | [`queues`]: [`Queue`], [`PriorityQueue`], [`LifoQueue`] |
 //! | Event Loop | [`events`]: [`Loop`], `call_soon`, `call_later`, ... |
@@ -78,6 +80,8 @@ pub mod futures;
 pub mod queues;
 pub mod runner;
 mod runtime;
+pub mod streams;
+pub mod subprocess;
 pub mod sync;
 pub mod tasks;
 pub mod testing;
@@ -90,6 +94,8 @@ pub use futures::Future;
 pub use queues::{LifoQueue, PriorityQueue, Queue, QueueStream};
 pub use runner::{Runner, exit};
 pub use runtime::ExceptionContext;
+pub use streams::{StreamReader, StreamWriter};
+pub use subprocess::{Process, create_subprocess_exec, create_subprocess_shell};
 pub use sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore};
 pub use tasks::{
     AsCompleted, CallbackId, ReturnWhen, Task, TaskGroup, TaskRef, all_tasks, as_completed,

@@ -58,6 +58,10 @@ pub(crate) enum Awaiting {
     Shield {
         id: u64,
     },
+    /// A stream, a subprocess or another host import (`what` names it).
+    Io {
+        what: &'static str,
+    },
     Lock,
     Event,
     Condition,

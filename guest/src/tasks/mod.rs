@@ -178,6 +178,7 @@ fn describe_awaiting(a: Awaiting, now: u64) -> String {
         Awaiting::QueueGet => "awaiting Queue.get".into(),
         Awaiting::QueuePut => "awaiting Queue.put".into(),
         Awaiting::QueueJoin => "awaiting Queue.join".into(),
+        Awaiting::Io { what } => format!("awaiting {what}"),
     }
 }
 

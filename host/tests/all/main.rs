@@ -26,6 +26,7 @@ macro_rules! check_suite {
 
 mod cli;
 mod examples;
+mod process;
 mod queues;
 mod runner;
 mod sync;

@@ -1,0 +1,33 @@
+//! Streams: buffered byte readers and writers over component-model
+//! `stream<u8>`s (asyncio's "Streams" section).
+//!
+//! [`StreamReader`] and [`StreamWriter`] are the one stream core of the SDK:
+//! a subprocess's pipes use them ([`Process::stdout`](crate::subprocess::Process)),
+//! and so will TCP connections (WASI 0.3 sockets are `stream<u8>` too). Both
+//! also implement `futures_io::AsyncRead` / `AsyncWrite`.
+//!
+//! ```no_run
+//! # async fn demo(mut reader: asyncio::StreamReader, mut writer: asyncio::StreamWriter)
+//! # -> asyncio::Result<()> {
+//! writer.write(b"hello\n")?;
+//! writer.drain().await?;            // waits while too much is buffered
+//! let line = reader.readline().await?;
+//! let header = reader.readexactly(4).await?;  // IncompleteRead at EOF
+//! writer.close();
+//! writer.wait_closed().await?;
+//! # let _ = (line, header); Ok(()) }
+//! ```
+//!
+//! **Cancellation and drop.** Every async method follows the SDK's
+//! cancellation contract (a cancelled task gets `Err(Cancelled)` at once)
+//! and loses no data: a read in progress belongs to the reader, not to the
+//! method's future, so bytes that arrive after a cancellation are kept for
+//! the next call; a cancelled `drain` or `wait_closed` leaves the buffered
+//! bytes to be written. Dropping a reader closes its end of the stream;
+//! dropping a writer closes it after its buffered bytes are written.
+
+mod reader;
+mod writer;
+
+pub use reader::{DEFAULT_LIMIT, StreamReader};
+pub use writer::{StreamWriter, WriteBufferLimits};

@@ -1,0 +1,391 @@
+//! [`StreamReader`]: asyncio's `StreamReader` over a `stream<u8>`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::errors::{Error, ErrorKind, Result};
+use crate::runtime::{self, task::Awaiting};
+
+/// asyncio's default buffer limit (64 KiB): how far `readline` and
+/// `readuntil` look for their separator.
+pub const DEFAULT_LIMIT: usize = 64 << 10;
+
+/// How much one read from the stream asks for.
+const CHUNK: usize = 64 << 10;
+
+type RawReader = wit_bindgen::StreamReader<u8>;
+type ReadOp =
+    Pin<Box<dyn std::future::Future<Output = (RawReader, wit_bindgen::StreamResult, Vec<u8>)>>>;
+
+enum Source {
+    /// No read in progress.
+    Idle(RawReader),
+    /// A read in progress; it owns the stream end until it completes, so a
+    /// cancelled call loses nothing.
+    Reading(ReadOp),
+    /// End of stream (or a reader made by [`StreamReader::new`], fed by hand).
+    Eof,
+    /// Fed by hand with [`StreamReader::feed_data`]; no stream behind it.
+    Fed,
+}
+
+/// Reads bytes from a stream, with a buffer: asyncio's `StreamReader`.
+///
+/// Methods take `&mut self`; use them from one task at a time. `read(n)`
+/// gives what is available (at least one byte unless at EOF), the other
+/// methods wait for what they need. See the [module docs](super) for
+/// cancellation.
+pub struct StreamReader {
+    buf: Vec<u8>,
+    /// Bytes before this index were consumed.
+    start: usize,
+    source: Source,
+    limit: usize,
+}
+
+impl std::fmt::Debug for StreamReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.source {
+            Source::Idle(_) => "open",
+            Source::Reading(_) => "reading",
+            Source::Eof => "eof",
+            Source::Fed => "fed",
+        };
+        f.debug_struct("StreamReader")
+            .field("buffered", &self.buffered())
+            .field("state", &state)
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl Default for StreamReader {
+    fn default() -> Self {
+        StreamReader::new()
+    }
+}
+
+impl StreamReader {
+    /// A reader with no stream behind it, fed with
+    /// [`feed_data`](Self::feed_data) and [`feed_eof`](Self::feed_eof)
+    /// (as asyncio's `StreamReader()` is by a protocol).
+    pub fn new() -> Self {
+        StreamReader {
+            buf: Vec::new(),
+            start: 0,
+            source: Source::Fed,
+            limit: DEFAULT_LIMIT,
+        }
+    }
+
+    /// A reader over the readable end of a component-model stream.
+    pub fn from_stream(stream: wit_bindgen::StreamReader<u8>) -> Self {
+        StreamReader {
+            buf: Vec::new(),
+            start: 0,
+            source: Source::Idle(stream),
+            limit: DEFAULT_LIMIT,
+        }
+    }
+
+    /// Sets the buffer limit (default [`DEFAULT_LIMIT`]).
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit.max(1);
+        self
+    }
+
+    /// The buffer limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Adds bytes to the buffer (for a reader made with [`new`](Self::new)).
+    pub fn feed_data(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Marks the end of the data (for a reader made with [`new`](Self::new)).
+    pub fn feed_eof(&mut self) {
+        self.source = Source::Eof;
+    }
+
+    /// True when the buffer is empty and the stream has ended.
+    pub fn at_eof(&self) -> bool {
+        self.buffered() == 0 && matches!(self.source, Source::Eof)
+    }
+
+    /// How many bytes are buffered (readable without waiting).
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Takes `n` buffered bytes (`n <= buffered`).
+    fn consume(&mut self, n: usize) -> Vec<u8> {
+        if self.start == 0 && n == self.buf.len() {
+            return std::mem::take(&mut self.buf);
+        }
+        let out = self.buf[self.start..self.start + n].to_vec();
+        self.start += n;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        out
+    }
+
+    /// Reads more into the buffer: `Ok(true)` when bytes arrived,
+    /// `Ok(false)` at EOF. Starts a read if none is in progress.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool>> {
+        loop {
+            match std::mem::replace(&mut self.source, Source::Eof) {
+                Source::Eof => return Poll::Ready(Ok(false)),
+                Source::Fed => {
+                    self.source = Source::Fed;
+                    return Poll::Ready(Err(Error::runtime(
+                        "StreamReader: waiting for data on a reader that is fed by hand \
+                         (call feed_data/feed_eof from another task)",
+                    )));
+                }
+                Source::Idle(mut raw) => {
+                    // Read straight into the buffer when it holds nothing.
+                    let mut target = if self.buffered() == 0 {
+                        self.start = 0;
+                        let mut v = std::mem::take(&mut self.buf);
+                        v.clear();
+                        v
+                    } else {
+                        Vec::new()
+                    };
+                    target.reserve(CHUNK);
+                    self.source = Source::Reading(Box::pin(async move {
+                        let (result, buf) = raw.read(target).await;
+                        (raw, result, buf)
+                    }));
+                }
+                Source::Reading(mut op) => match op.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        self.source = Source::Reading(op);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready((raw, result, data)) => {
+                        if self.buf.is_empty() {
+                            self.buf = data;
+                            self.start = 0;
+                        } else {
+                            self.buf.extend_from_slice(&data);
+                        }
+                        match result {
+                            wit_bindgen::StreamResult::Complete(n) if n > 0 => {
+                                self.source = Source::Idle(raw);
+                                return Poll::Ready(Ok(true));
+                            }
+                            wit_bindgen::StreamResult::Dropped => {
+                                self.source = Source::Eof;
+                                return Poll::Ready(Ok(false));
+                            }
+                            // Nothing read (a zero-length or cancelled
+                            // read): ask again.
+                            _ => self.source = Source::Idle(raw),
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// One more chunk, for an awaiting method: the cancellation contract.
+    async fn fill(&mut self, what: &'static str) -> Result<bool> {
+        std::future::poll_fn(|cx| {
+            if let Some(e) = runtime::take_cancel() {
+                return Poll::Ready(Err(e));
+            }
+            let polled = self.poll_fill(cx);
+            if polled.is_pending() {
+                runtime::set_awaiting(Awaiting::Io { what });
+            }
+            polled
+        })
+        .await
+    }
+
+    /// Up to `n` bytes: what is buffered, or else what the next read brings;
+    /// empty only at EOF (or when `n` is 0).
+    pub async fn read(&mut self, n: usize) -> Result<Vec<u8>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        if self.buffered() == 0 {
+            self.fill("StreamReader.read").await?;
+        }
+        let take = n.min(self.buffered());
+        Ok(self.consume(take))
+    }
+
+    /// Everything until EOF (asyncio's `read()` / `read(-1)`).
+    pub async fn read_to_end(&mut self) -> Result<Vec<u8>> {
+        while self.fill("StreamReader.read_to_end").await? {}
+        let n = self.buffered();
+        Ok(self.consume(n))
+    }
+
+    /// Exactly `n` bytes; at EOF before that, `IncompleteRead` with the
+    /// bytes that did arrive (they are consumed).
+    pub async fn readexactly(&mut self, n: usize) -> Result<Vec<u8>> {
+        while self.buffered() < n {
+            if !self.fill("StreamReader.readexactly").await? {
+                let partial = self.consume(self.buffered());
+                return Err(Error::new(ErrorKind::IncompleteRead {
+                    partial,
+                    expected: Some(n),
+                }));
+            }
+        }
+        Ok(self.consume(n))
+    }
+
+    /// Bytes up to and including `separator`.
+    ///
+    /// - At EOF without it: `IncompleteRead` with what was buffered
+    ///   (consumed).
+    /// - When it is not within [`limit`](Self::limit) bytes:
+    ///   `LimitOverrun`, and the data stay in the buffer.
+    pub async fn readuntil(&mut self, separator: &[u8]) -> Result<Vec<u8>> {
+        if separator.is_empty() {
+            return Err(Error::runtime("readuntil: the separator is empty"));
+        }
+        let mut searched = 0;
+        loop {
+            let data = self.data();
+            if let Some(at) = find(&data[searched..], separator).map(|i| i + searched) {
+                if at > self.limit {
+                    return Err(Error::new(ErrorKind::LimitOverrun { consumed: at }));
+                }
+                return Ok(self.consume(at + separator.len()));
+            }
+            searched = (data.len() + 1).saturating_sub(separator.len());
+            if data.len() > self.limit {
+                return Err(Error::new(ErrorKind::LimitOverrun { consumed: searched }));
+            }
+            if !self.fill("StreamReader.readuntil").await? {
+                let partial = self.consume(self.buffered());
+                return Err(Error::new(ErrorKind::IncompleteRead {
+                    partial,
+                    expected: None,
+                }));
+            }
+        }
+    }
+
+    /// One line, `\n` included; at EOF, what is left (maybe without `\n`,
+    /// empty at the very end). Past the limit it fails with `LimitOverrun`
+    /// and, as asyncio does, discards the over-long line (through its `\n`
+    /// if it arrived, else everything buffered).
+    pub async fn readline(&mut self) -> Result<Vec<u8>> {
+        match self.readuntil(b"\n").await {
+            Ok(line) => Ok(line),
+            Err(e) => match e.kind() {
+                ErrorKind::IncompleteRead { partial, .. } => Ok(partial.clone()),
+                ErrorKind::LimitOverrun { .. } => {
+                    match find(self.data(), b"\n") {
+                        Some(at) => drop(self.consume(at + 1)),
+                        None => drop(self.consume(self.buffered())),
+                    }
+                    Err(e)
+                }
+                _ => Err(e),
+            },
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.len() == 1 {
+        return haystack.iter().position(|b| *b == needle[0]);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+impl futures_io::AsyncRead for StreamReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if out.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        while this.buffered() == 0 {
+            match this.poll_fill(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(true)) => {}
+                Poll::Ready(Ok(false)) => return Poll::Ready(Ok(0)),
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Err(std::io::Error::other(e.to_string())));
+                }
+            }
+        }
+        let n = out.len().min(this.buffered());
+        out[..n].copy_from_slice(&this.data()[..n]);
+        this.start += n;
+        if this.start == this.buf.len() {
+            this.buf.clear();
+            this.start = 0;
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fed(data: &[u8]) -> StreamReader {
+        let mut r = StreamReader::new();
+        r.feed_data(data);
+        r.feed_eof();
+        r
+    }
+
+    fn now<T>(f: impl std::future::Future<Output = T>) -> T {
+        crate::testing::block_on(f).expect("ready")
+    }
+
+    #[test]
+    fn lines_and_exact_reads() {
+        let mut r = fed(b"one\ntwo\nrest");
+        assert_eq!(now(r.readline()).unwrap(), b"one\n");
+        assert_eq!(now(r.readexactly(3)).unwrap(), b"two");
+        assert_eq!(now(r.readline()).unwrap(), b"\n");
+        let e = now(r.readexactly(10)).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::IncompleteRead {
+                partial: b"rest".to_vec(),
+                expected: Some(10)
+            }
+        );
+        assert!(r.at_eof());
+        assert_eq!(now(r.readline()).unwrap(), b"");
+    }
+
+    #[test]
+    fn readuntil_over_the_limit_keeps_the_data() {
+        let mut r = fed(b"aaaaaaaaaa|b").with_limit(4);
+        let e = now(r.readuntil(b"|")).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::LimitOverrun { .. }), "{e:?}");
+        assert_eq!(r.buffered(), 12);
+        assert_eq!(now(r.read(100)).unwrap(), b"aaaaaaaaaa|b");
+    }
+
+    #[test]
+    fn multi_byte_separator() {
+        let mut r = fed(b"ab\r\ncd");
+        assert_eq!(now(r.readuntil(b"\r\n")).unwrap(), b"ab\r\n");
+        assert_eq!(now(r.read_to_end()).unwrap(), b"cd");
+    }
+}

@@ -1,0 +1,389 @@
+//! [`StreamWriter`]: asyncio's `StreamWriter` over a `stream<u8>`.
+//!
+//! `write` only buffers; a small pump task (named `stream writer`) moves the
+//! buffer into the stream as fast as the other end takes it, as asyncio's
+//! transport does in the background. `drain` waits while more than the
+//! high-water mark is buffered, until it falls to the low-water mark.
+
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::errors::{Error, Result};
+use crate::runtime::{self, task::Awaiting};
+
+type RawWriter = wit_bindgen::StreamWriter<u8>;
+type WriteOp = Pin<Box<dyn std::future::Future<Output = (RawWriter, Vec<u8>)>>>;
+
+/// asyncio's write-buffer limits: `drain` waits once more than `high` bytes
+/// are buffered, until at most `low` are. Defaults: 64 KiB and 16 KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteBufferLimits {
+    /// The high-water mark.
+    pub high: usize,
+    /// The low-water mark.
+    pub low: usize,
+}
+
+impl Default for WriteBufferLimits {
+    fn default() -> Self {
+        WriteBufferLimits {
+            high: 64 << 10,
+            low: 16 << 10,
+        }
+    }
+}
+
+struct Shared {
+    /// Written, not yet handed to the stream.
+    buf: Vec<u8>,
+    /// Handed to the stream, not yet taken by the other end.
+    in_flight: usize,
+    limits: WriteBufferLimits,
+    closing: bool,
+    closed: bool,
+    /// Why writing stopped early (the other end went away).
+    error: Option<Error>,
+    pump: Option<Waker>,
+    waiters: Vec<Waker>,
+}
+
+impl Shared {
+    fn size(&self) -> usize {
+        self.buf.len() + self.in_flight
+    }
+
+    fn wake_waiters(&mut self) {
+        for w in self.waiters.drain(..) {
+            w.wake();
+        }
+    }
+
+    fn wake_pump(&mut self) {
+        if let Some(w) = self.pump.take() {
+            w.wake();
+        }
+    }
+}
+
+/// Writes bytes to a stream, buffered: asyncio's `StreamWriter`.
+///
+/// Dropping it closes the stream once the buffered bytes are written.
+pub struct StreamWriter {
+    shared: Rc<RefCell<Shared>>,
+}
+
+impl std::fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.shared.borrow();
+        f.debug_struct("StreamWriter")
+            .field("buffered", &s.size())
+            .field("closing", &s.closing)
+            .field("closed", &s.closed)
+            .finish()
+    }
+}
+
+impl StreamWriter {
+    /// A writer over the writable end of a component-model stream. Starts
+    /// its pump task, so it needs a running loop.
+    pub fn from_stream(stream: wit_bindgen::StreamWriter<u8>) -> Self {
+        let shared = Rc::new(RefCell::new(Shared {
+            buf: Vec::new(),
+            in_flight: 0,
+            limits: WriteBufferLimits::default(),
+            closing: false,
+            closed: false,
+            error: None,
+            pump: None,
+            waiters: Vec::new(),
+        }));
+        let pump = Pump {
+            shared: shared.clone(),
+            raw: Some(stream),
+            op: None,
+        };
+        drop(crate::create_named_task("stream writer", pump));
+        StreamWriter { shared }
+    }
+
+    /// Buffers `data` (never waits). Fails once the writer is closing or
+    /// the other end has gone away.
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        let mut s = self.shared.borrow_mut();
+        if let Some(e) = &s.error {
+            return Err(e.clone());
+        }
+        if s.closing {
+            return Err(Error::runtime("StreamWriter: write after close"));
+        }
+        s.buf.extend_from_slice(data);
+        s.wake_pump();
+        Ok(())
+    }
+
+    /// Buffers each of `chunks`.
+    pub fn writelines<I, B>(&mut self, chunks: I) -> Result<()>
+    where
+        I: IntoIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
+        for chunk in chunks {
+            self.write(chunk.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Bytes written and not yet taken by the other end.
+    pub fn get_write_buffer_size(&self) -> usize {
+        self.shared.borrow().size()
+    }
+
+    /// Sets the high- and low-water marks (`low` is capped at `high`).
+    pub fn set_write_buffer_limits(&mut self, high: usize, low: usize) {
+        let mut s = self.shared.borrow_mut();
+        s.limits = WriteBufferLimits {
+            high,
+            low: low.min(high),
+        };
+        s.wake_waiters();
+    }
+
+    /// The current write-buffer limits.
+    pub fn write_buffer_limits(&self) -> WriteBufferLimits {
+        self.shared.borrow().limits
+    }
+
+    /// Waits while the buffer is above the high-water mark, until it is at
+    /// or below the low-water mark. Fails if the other end went away
+    /// (`BrokenPipe`). Cancelled or dropped, it leaves the bytes to be
+    /// written.
+    pub async fn drain(&mut self) -> Result<()> {
+        let mut waiting = false;
+        std::future::poll_fn(|cx| {
+            if let Some(e) = runtime::take_cancel() {
+                return Poll::Ready(Err(e));
+            }
+            let mut s = self.shared.borrow_mut();
+            if let Some(e) = &s.error {
+                return Poll::Ready(Err(e.clone()));
+            }
+            let size = s.size();
+            let mark = if waiting { s.limits.low } else { s.limits.high };
+            if size <= mark || s.closed {
+                return Poll::Ready(Ok(()));
+            }
+            waiting = true;
+            s.waiters.push(cx.waker().clone());
+            runtime::set_awaiting(Awaiting::Io {
+                what: "StreamWriter.drain",
+            });
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Closes the stream after the buffered bytes (the other end sees EOF).
+    /// A `stream<u8>` has no separate half-close, so this is `close`.
+    pub fn write_eof(&mut self) {
+        self.close();
+    }
+
+    /// Always true: closing the writer is the end-of-file.
+    pub fn can_write_eof(&self) -> bool {
+        true
+    }
+
+    /// Starts closing: the buffered bytes are still written, then the
+    /// stream is closed. Idempotent.
+    pub fn close(&mut self) {
+        let mut s = self.shared.borrow_mut();
+        s.closing = true;
+        s.wake_pump();
+    }
+
+    /// Whether [`close`](Self::close) was called (or the other end went
+    /// away).
+    pub fn is_closing(&self) -> bool {
+        let s = self.shared.borrow();
+        s.closing || s.closed
+    }
+
+    /// Waits until the stream is closed (after [`close`](Self::close)).
+    /// Gives the error that stopped writing early, if one did. Cancelled or
+    /// dropped, closing goes on.
+    pub async fn wait_closed(&mut self) -> Result<()> {
+        std::future::poll_fn(|cx| {
+            if let Some(e) = runtime::take_cancel() {
+                return Poll::Ready(Err(e));
+            }
+            let mut s = self.shared.borrow_mut();
+            if s.closed {
+                return Poll::Ready(match &s.error {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(()),
+                });
+            }
+            s.waiters.push(cx.waker().clone());
+            runtime::set_awaiting(Awaiting::Io {
+                what: "StreamWriter.wait_closed",
+            });
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl Drop for StreamWriter {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The background task moving the buffer into the stream.
+struct Pump {
+    shared: Rc<RefCell<Shared>>,
+    raw: Option<RawWriter>,
+    op: Option<WriteOp>,
+}
+
+impl Pump {
+    fn finish(&mut self, error: Option<Error>) {
+        self.op = None;
+        self.raw = None; // closes the stream
+        let mut s = self.shared.borrow_mut();
+        s.closed = true;
+        s.closing = true;
+        if error.is_some() {
+            s.error = error;
+            s.buf = Vec::new();
+        }
+        s.in_flight = 0;
+        s.wake_waiters();
+    }
+}
+
+impl std::future::Future for Pump {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if let Some(e) = runtime::take_cancel() {
+            // Shutting down (the loop is closing, or someone cancelled the
+            // pump): what is left is dropped, as a transport would.
+            self.finish(Some(Error::from(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the stream writer was cancelled",
+            ))));
+            return Poll::Ready(Err(e));
+        }
+        loop {
+            if let Some(op) = self.op.as_mut() {
+                match op.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        runtime::set_awaiting(Awaiting::Io {
+                            what: "the stream's reader",
+                        });
+                        return Poll::Pending;
+                    }
+                    Poll::Ready((raw, left)) => {
+                        self.op = None;
+                        if !left.is_empty() {
+                            self.finish(Some(Error::from(std::io::Error::new(
+                                std::io::ErrorKind::BrokenPipe,
+                                "the stream's reader went away",
+                            ))));
+                            return Poll::Ready(Ok(()));
+                        }
+                        self.raw = Some(raw);
+                        let mut s = self.shared.borrow_mut();
+                        s.in_flight = 0;
+                        s.wake_waiters();
+                    }
+                }
+            }
+            let mut s = self.shared.borrow_mut();
+            if !s.buf.is_empty() {
+                let chunk = std::mem::take(&mut s.buf);
+                s.in_flight = chunk.len();
+                drop(s);
+                let mut raw = self.raw.take().expect("no write in flight");
+                self.op = Some(Box::pin(async move {
+                    let left = raw.write_all(chunk).await;
+                    (raw, left)
+                }));
+                continue;
+            }
+            if s.closing {
+                drop(s);
+                self.finish(None);
+                return Poll::Ready(Ok(()));
+            }
+            s.pump = Some(cx.waker().clone());
+            runtime::set_awaiting(Awaiting::Io {
+                what: "data to write",
+            });
+            return Poll::Pending;
+        }
+    }
+}
+
+impl futures_io::AsyncWrite for StreamWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let mut s = self.shared.borrow_mut();
+        if let Some(e) = &s.error {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                e.to_string(),
+            )));
+        }
+        if s.closing {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "write after close",
+            )));
+        }
+        if s.size() >= s.limits.high && s.size() > 0 {
+            s.waiters.push(cx.waker().clone());
+            return Poll::Pending;
+        }
+        s.buf.extend_from_slice(data);
+        s.wake_pump();
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let mut s = self.shared.borrow_mut();
+        if let Some(e) = &s.error {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                e.to_string(),
+            )));
+        }
+        if s.size() == 0 || s.closed {
+            return Poll::Ready(Ok(()));
+        }
+        s.waiters.push(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.close();
+        let mut s = self.shared.borrow_mut();
+        if s.closed {
+            return Poll::Ready(match &s.error {
+                Some(e) => Err(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    e.to_string(),
+                )),
+                None => Ok(()),
+            });
+        }
+        s.waiters.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
