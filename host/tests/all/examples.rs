@@ -34,3 +34,28 @@ fn hello() {
         "the second line came {gap:?} after the first"
     );
 }
+
+/// The pipeline example runs `seq | grep | wc` with the grants it needs,
+/// reporting progress, and fails clearly without them.
+#[test]
+fn pipeline_procs() {
+    use crate::util::aio;
+    let out = aio(&[
+        "run",
+        "--allow-run=seq,grep,wc",
+        PIPELINE_PROCS,
+        "--",
+        "200000",
+    ])
+    .status(0)
+    .stdout_has(" bytes so far")
+    .stdout_has("numbers from 1 to 200000 containing a 7: 81902 (exit codes (0, 0, 0))");
+    assert!(
+        out.stdout().contains("grep -> wc: done"),
+        "{}",
+        out.stdout()
+    );
+    aio(&["run", "--allow-run=seq", PIPELINE_PROCS])
+        .status(1)
+        .stderr_has("grep is not granted (allow it with --allow-run=/");
+}
