@@ -59,3 +59,15 @@ fn pipeline_procs() {
         .status(1)
         .stderr_has("grep is not granted (allow it with --allow-run=/");
 }
+
+/// The sync/queues pipeline example: every job goes through the bounded
+/// queue and the semaphore-limited workers, and it prints its throughput.
+#[test]
+fn pipeline() {
+    use crate::util::aio;
+    let out = aio(&["run", PIPELINE, "--", "500"])
+        .status(0)
+        .stdout_has("500 jobs through 8 workers (peak 8 busy)")
+        .stdout_has("sum of squares 41791750");
+    assert!(out.stdout().contains(" jobs/s"), "{}", out.stdout());
+}
