@@ -51,9 +51,9 @@
 //!
 //! [`Runner::debug`] (or `#[asyncio::main(debug = true)]`, or the
 //! environment variable [`runner::DEBUG_ENV`] set to `1`) reports task steps
-//! and callbacks slower than 100 ms on stderr. Whatever the mode, a task
-//! whose error nobody retrieved is reported when it is dropped, as asyncio
-//! does.
+//! and callbacks slower than 100 ms on stderr, and SDK futures dropped
+//! without ever being awaited. Whatever the mode, a task whose error nobody
+//! retrieved is reported when it is dropped, as asyncio does.
 //!
 //! # Testing
 //!
