@@ -70,6 +70,10 @@ pub enum ErrorKind {
     /// `RuntimeError`: the API was used wrongly (e.g. no running loop, a
     /// finished `TaskGroup`).
     Runtime(String),
+    /// `KeyboardInterrupt`: SIGINT cancelled the main task of
+    /// [`Runner::run`](crate::Runner::run) and it ended cancelled
+    /// ([`signals`](crate::signals)); `#[asyncio::main]` exits with 130.
+    KeyboardInterrupt,
     /// `ExceptionGroup` (from a [`TaskGroup`](crate::TaskGroup)): every
     /// error of the group, in the order they happened.
     Group(Vec<Error>),
@@ -212,6 +216,7 @@ impl fmt::Display for Error {
             ErrorKind::SendfileNotAvailable => f.write_str("sendfile is not available"),
             ErrorKind::PermissionDenied(what) => write!(f, "permission denied: {what}"),
             ErrorKind::Runtime(m) => f.write_str(m),
+            ErrorKind::KeyboardInterrupt => f.write_str("interrupted (SIGINT)"),
             ErrorKind::Group(errors) => {
                 write!(
                     f,

@@ -166,6 +166,23 @@ impl Loop {
     pub fn default_exception_handler(&self, context: &ExceptionContext) {
         runtime::default_exception_handler(context)
     }
+
+    /// Runs `callback` (as a loop callback, like `call_soon`) each time the
+    /// host delivers `sig`; replaces the signal's previous handler. `Err`
+    /// (`RuntimeError`) once the loop is closed. See [`signals`](crate::signals).
+    pub fn add_signal_handler(
+        &self,
+        sig: crate::signals::Signal,
+        callback: impl Fn() + 'static,
+    ) -> Result<()> {
+        crate::signals::add_handler(&self.inner, sig, Rc::new(callback))
+    }
+
+    /// Removes the handler of `sig`, restoring the default; false if it
+    /// had none.
+    pub fn remove_signal_handler(&self, sig: crate::signals::Signal) -> bool {
+        crate::signals::remove_handler(&self.inner, sig)
+    }
 }
 
 /// Wraps a callback so that it does nothing once its handle is cancelled

@@ -31,6 +31,7 @@
 //! | Queues | [`queues`]: [`Queue`], [`PriorityQueue`], [`LifoQueue`] |
 //! | Event Loop | [`events`]: [`Loop`], `call_soon`, `call_later`, ... |
 //! | Exceptions | [`errors`]: [`Error`], [`ErrorKind`] |
+//! | Event Loop: Unix signals | [`signals`]: [`Loop::add_signal_handler`], SIGINT cancels `main` |
 //!
 //! # Errors and cancellation
 //!
@@ -82,6 +83,7 @@ pub mod runner;
 mod runtime;
 pub mod streams;
 pub mod subprocess;
+pub mod signals;
 pub mod sync;
 pub mod tasks;
 pub mod testing;

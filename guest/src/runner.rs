@@ -106,7 +106,15 @@ impl Runner {
         let park = crate::runtime::run::HostPark::new();
         #[cfg(not(target_arch = "wasm32"))]
         let park = crate::runtime::run::ThreadPark;
-        RunLoop::new(lp, main, park).await
+        let run = RunLoop::new(lp.clone(), main, park);
+        // asyncio.run's SIGINT: cancel main (crate::signals).
+        crate::signals::install_default_interrupt(&lp, run.main_task());
+        match run.await {
+            Err(e) if e.is_cancelled() && crate::signals::interrupted(&lp) => {
+                Err(Error::new(crate::ErrorKind::KeyboardInterrupt))
+            }
+            result => result,
+        }
     }
 }
 
@@ -161,6 +169,9 @@ where
     flush_stdio();
     match result {
         Ok(()) => Ok(()),
+        // SIGINT ended main (crate::signals): status 130, as a shell
+        // reports a program Ctrl-C stopped.
+        Err(e) if matches!(e.kind(), crate::ErrorKind::KeyboardInterrupt) => exit(130),
         Err(e) => {
             eprintln!("Error: {e}");
             flush_stdio();

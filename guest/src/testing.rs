@@ -155,6 +155,13 @@ impl TestLoop {
         self.lp.next_deadline().map(Instant)
     }
 
+    /// Delivers `sig` as if the host had (its handler is scheduled with
+    /// `call_soon`; run the loop to see it run).
+    pub fn send_signal(&self, sig: crate::signals::Signal) {
+        let _enter = enter(&self.lp);
+        crate::signals::dispatch(&self.lp, sig);
+    }
+
     /// How many tasks are not done.
     pub fn pending_tasks(&self) -> usize {
         self.lp.task_count()

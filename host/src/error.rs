@@ -53,6 +53,12 @@ pub enum ErrorKind {
     /// ([`Limits::max_cpu`](crate::Limits::max_cpu)). Status 152, as for
     /// SIGXCPU.
     CpuLimit,
+    /// A signal (SIGINT, SIGTERM, ... with this number) ended the run: the
+    /// guest did not handle it, or did not finish within the grace period
+    /// of a graceful one, or got a second one while shutting down (see
+    /// [`signals`](crate::signals)). Status 128 + the number: 130 for
+    /// SIGINT, 143 for SIGTERM.
+    Signal(i32),
     /// Anything else that went wrong in the host (I/O error, wasmtime error,
     /// a guest that broke a component-model rule the host reports as an
     /// error). Status 70 (`EX_SOFTWARE`).
@@ -70,6 +76,7 @@ impl ErrorKind {
             ErrorKind::Trap | ErrorKind::Panic => 134,
             ErrorKind::MemoryLimit => 137,
             ErrorKind::CpuLimit => 152,
+            ErrorKind::Signal(n) => (128 + n.clamp(1, 127)) as u8,
             ErrorKind::Host => 70,
         }
     }
@@ -85,6 +92,7 @@ impl ErrorKind {
             ErrorKind::Panic => "panic",
             ErrorKind::MemoryLimit => "memory limit",
             ErrorKind::CpuLimit => "cpu limit",
+            ErrorKind::Signal(_) => "signal",
             ErrorKind::Host => "host error",
         }
     }

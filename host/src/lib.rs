@@ -48,6 +48,7 @@
 //! - [`policy`]: [`Grants`], deny by default.
 //! - [`audit`]: the JSON-lines audit log of capability uses and refusals.
 //! - [`process`]: subprocesses (`--allow-run`), killed and reaped at the end.
+//! - [`signals`]: [`Signals`]: SIGINT, SIGTERM, ... delivered to a run.
 //! - [`limits`]: [`Limits`]: memory, CPU, wall clock, handles.
 //! - [`stdio`]: [`Stdio`]: inherit or capture.
 //! - [`cache`]: the compile cache ([`LoadedFrom`]).
@@ -74,6 +75,7 @@
 //! | 134 | guest trap or panic ([`ErrorKind::Trap`], [`ErrorKind::Panic`]) |
 //! | 137 | memory limit ([`ErrorKind::MemoryLimit`]) |
 //! | 152 | CPU limit ([`ErrorKind::CpuLimit`]) |
+//! | 128 + n | signal n ended the run ([`ErrorKind::Signal`]): 130 SIGINT, 143 SIGTERM |
 //!
 //! A guest's own code can collide with a failure status (a guest may call
 //! `asyncio::exit(124)`); embedders should match on [`Status`] instead.
@@ -89,6 +91,7 @@ pub mod policy;
 pub mod process;
 pub mod runner;
 pub mod stdio;
+pub mod signals;
 pub mod units;
 
 pub use cache::LoadedFrom;
@@ -99,3 +102,4 @@ pub use outcome::{Outcome, Status};
 pub use policy::{AuditEvent, AuditHook, EnvGrant, Grants};
 pub use runner::{Program, RunOptions, Runtime, RuntimeBuilder};
 pub use stdio::Stdio;
+pub use signals::{Signal, Signals};

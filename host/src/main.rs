@@ -82,6 +82,11 @@ struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     max_cpu: Option<Duration>,
 
+    /// After SIGINT (guest without a SIGINT handler), how long its cleanup
+    /// may take before it is stopped.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    signal_grace: Duration,
+
     /// Arguments for the guest (after `--`).
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -162,10 +167,14 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
     if let Some(cpu) = args.max_cpu {
         limits = limits.max_cpu(cpu);
     }
+    // SIGINT, SIGTERM, ... go to the guest (docs/signals.md).
+    let signals = aio_host::Signals::new().grace_period(args.signal_grace);
+    let _forwarding = signals.forward_host_signals()?;
     let options = RunOptions::new()
         .args(args.args.iter().cloned())
         .grants(grants)
-        .limits(limits);
+        .limits(limits)
+        .signals(&signals);
     match program.run(options).await.into_status() {
         Status::Failed(err) => Err(err),
         exited => Ok(exited.exit_status()),

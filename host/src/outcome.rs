@@ -109,6 +109,8 @@ impl Outcome {
 pub(crate) enum Ended {
     Returned(wasmtime::Result<Result<(), ()>>),
     TimedOut(Duration),
+    /// A signal ended the run (see [`crate::signals`]).
+    Signalled(crate::signals::SignalEnding),
 }
 
 /// What the store's limiter and CPU meter recorded during a run.
@@ -130,6 +132,12 @@ pub(crate) fn classify_ending(ended: Ended, hit: LimitsHit) -> Status {
             return Status::Failed(Error::new(
                 ErrorKind::Timeout,
                 format!("timed out after {}", format_duration(limit)),
+            ));
+        }
+        Ended::Signalled(ending) => {
+            return Status::Failed(Error::new(
+                ErrorKind::Signal(ending.signal.number()),
+                ending.message,
             ));
         }
         Ended::Returned(Err(err)) => err,

@@ -341,3 +341,4 @@ mod tests {
         assert_eq!(grant_note("wasi:clocks/monotonic-clock@0.3.0"), None);
     }
 }
+        "aio:host/signals" => "signals: only those the host receives, when the guest asks",

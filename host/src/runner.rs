@@ -31,6 +31,8 @@ use crate::limits::{CpuMeter, EpochTicker, Limits, MemoryLimiter};
 use crate::outcome::{Ended, LimitsHit, Outcome, classify_ending};
 use crate::policy::Grants;
 use crate::process::{Children, ProcessCtx, ProcessView, Processes, child::ChildrenGuard};
+use crate::signals::host::{SignalsData, SignalsView};
+use crate::signals::{RunSignals, Signals};
 use crate::stdio::Stdio;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -89,6 +91,11 @@ impl RuntimeBuilder {
             RunState::process,
         )
         .map_err(|e| Error::host("cannot link aio:host/process", &e))?;
+        crate::bindings::aio::host::signals::add_to_linker::<_, SignalsData>(
+            &mut linker,
+            RunState::signals,
+        )
+        .map_err(|e| Error::host("cannot link aio:host/signals", &e))?;
 
         let ticker = EpochTicker::start(&engine)?;
         Ok(Runtime {
@@ -262,6 +269,7 @@ pub struct RunOptions {
     grants: Grants,
     limits: Limits,
     stdio: Stdio,
+    signals: Option<Signals>,
 }
 
 impl RunOptions {
@@ -302,6 +310,13 @@ impl RunOptions {
     /// Where stdin, stdout and stderr go.
     pub fn stdio(mut self, stdio: Stdio) -> Self {
         self.stdio = stdio;
+        self
+    }
+
+    /// Signals sent through `signals` reach this run (see
+    /// [`signals`](crate::signals)). Without it, nothing can signal the run.
+    pub fn signals(mut self, signals: &Signals) -> Self {
+        self.signals = Some(signals.clone());
         self
     }
 }
@@ -347,7 +362,12 @@ impl Program {
             grants,
             limits,
             stdio,
+            signals,
         } = options;
+        let run_signals = match &signals {
+            Some(signals) => signals.attach(),
+            None => Arc::new(RunSignals::new(crate::signals::DEFAULT_GRACE_PERIOD)),
+        };
 
         let mut wasi = WasiCtx::builder();
         wasi.arg(&self.name).args(&args);
@@ -362,6 +382,7 @@ impl Program {
         let state = RunState {
             wasi: wasi.build(),
             process: ProcessCtx::new(grants, children.0.clone()),
+            signals: run_signals.clone(),
             table,
             memory: MemoryLimiter::new(limits.memory_limit()),
             cpu: CpuMeter::new(limits.cpu_limit()),
@@ -373,12 +394,20 @@ impl Program {
         store.epoch_deadline_callback(|mut cx| Ok(cx.data_mut().cpu.on_tick()));
 
         let run = run_guest(&self.pre, &mut store);
+        // A signal the guest does not handle (or a graceful one it took too
+        // long over) ends the run, as the timeout does.
+        let run = async {
+            tokio::select! {
+                result = run => Ended::Returned(result),
+                ending = run_signals.until_ended() => Ended::Signalled(ending),
+            }
+        };
         let ended = match limits.timeout_limit() {
             Some(limit) => match tokio::time::timeout(limit, run).await {
-                Ok(result) => Ended::Returned(result),
+                Ok(ended) => ended,
                 Err(_) => Ended::TimedOut(limit),
             },
-            None => Ended::Returned(run.await),
+            None => run.await,
         };
         let state = store.data();
         let hit = LimitsHit {
@@ -474,6 +503,7 @@ const CHILD_REAP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(
 pub(crate) struct RunState {
     wasi: WasiCtx,
     process: ProcessCtx,
+    signals: Arc<RunSignals>,
     table: ResourceTable,
     memory: MemoryLimiter,
     cpu: CpuMeter,
@@ -485,6 +515,12 @@ impl RunState {
             ctx: &mut self.process,
             table: &mut self.table,
         }
+    }
+}
+
+impl RunState {
+    fn signals(&mut self) -> SignalsView<'_> {
+        SignalsView(&self.signals)
     }
 }
 

@@ -89,6 +89,7 @@ pub(crate) struct LoopInner {
     pub(crate) closed: Cell<bool>,
     pub(crate) exception_handler: RefCell<Option<ExceptionHandler>>,
     fired: RefCell<Vec<Fired>>,
+    pub(crate) signals: crate::signals::SignalsCell,
 }
 
 impl LoopInner {
@@ -108,6 +109,7 @@ impl LoopInner {
             closed: Cell::new(false),
             exception_handler: RefCell::new(None),
             fired: RefCell::new(Vec::new()),
+            signals: Default::default(),
         })
     }
 
@@ -335,6 +337,7 @@ impl LoopInner {
     /// Drops every task, callback and timer left (`loop.close()`).
     pub(crate) fn close(&self) {
         self.closed.set(true);
+        self.signals.borrow_mut().close();
         let tasks = self.tasks.borrow_mut().drain();
         for t in &tasks {
             let h = t.header();

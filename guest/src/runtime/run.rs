@@ -74,6 +74,12 @@ impl<T: 'static, P: Park> RunLoop<T, P> {
         }
     }
 
+    /// The main task (for `asyncio.run`'s SIGINT behaviour).
+    pub(crate) fn main_task(&self) -> std::rc::Weak<dyn TaskRun> {
+        let main: Rc<dyn TaskRun> = self.main.clone();
+        Rc::downgrade(&main)
+    }
+
     fn main_result(&self) -> Result<T> {
         let header = self.main.header();
         match header.state.get() {
@@ -99,6 +105,9 @@ impl<T: 'static, P: Park> Future for RunLoop<T, P> {
         let lp = this.lp.clone();
         let _enter = enter(&lp);
         lp.running.set(true);
+        // Signals from the host (a no-op unless a handler or asyncio.run's
+        // SIGINT behaviour asked for them).
+        crate::signals::poll(&lp, cx);
         loop {
             match &this.phase {
                 Phase::Main if this.main.header().done() => {
@@ -159,6 +168,9 @@ impl<T: 'static, P: Park> Future for RunLoop<T, P> {
             }
             let deadline = lp.next_deadline();
             if matches!(deadline, Some(d) if d <= lp.clock.now()) {
+                continue;
+            }
+            if crate::signals::poll(&lp, cx) {
                 continue;
             }
             if this.park.park(&lp, deadline, cx).is_ready() {

@@ -30,6 +30,7 @@ mod process;
 mod queues;
 mod runner;
 mod sync;
+mod signals;
 mod tasks;
 mod util;
 mod wit;
