@@ -25,13 +25,14 @@
 //! | Runners | [`runner`]: [`Runner`], `#[asyncio::main]`, [`exit`] |
 //! | Coroutines and Tasks | [`tasks`] and [`time`] |
 //! | Futures | [`futures`]: [`Future`] |
-//! | Streams | [`streams`]: [`StreamReader`], [`StreamWriter`] |
+//! | Streams | [`streams`]: [`open_connection`], [`start_server`], [`Server`], [`StreamReader`], [`StreamWriter`] |
+//! | Event Loop: DNS | [`net`]: [`net::getaddrinfo`] |
 //! | Subprocesses | [`subprocess`]: [`create_subprocess_exec`], [`Process`] |
 //! | Synchronization Primitives | [`sync`]: [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`] |
 //! | Queues | [`queues`]: [`Queue`], [`PriorityQueue`], [`LifoQueue`] |
 //! | Event Loop | [`events`]: [`Loop`], `call_soon`, `call_later`, ... |
-//! | Exceptions | [`errors`]: [`Error`], [`ErrorKind`] |
 //! | Event Loop: Unix signals | [`signals`]: [`Loop::add_signal_handler`], SIGINT cancels `main` |
+//! | Exceptions | [`errors`]: [`Error`], [`ErrorKind`] |
 //!
 //! # Errors and cancellation
 //!
@@ -78,12 +79,13 @@ mod debug;
 pub mod errors;
 pub mod events;
 pub mod futures;
+pub mod net;
 pub mod queues;
 pub mod runner;
 mod runtime;
+pub mod signals;
 pub mod streams;
 pub mod subprocess;
-pub mod signals;
 pub mod sync;
 pub mod tasks;
 pub mod testing;
@@ -96,7 +98,7 @@ pub use futures::Future;
 pub use queues::{LifoQueue, PriorityQueue, Queue, QueueStream};
 pub use runner::{Runner, exit};
 pub use runtime::ExceptionContext;
-pub use streams::{StreamReader, StreamWriter};
+pub use streams::{Server, StreamReader, StreamWriter, open_connection, start_server};
 pub use subprocess::{Process, create_subprocess_exec, create_subprocess_shell};
 pub use sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore};
 pub use tasks::{

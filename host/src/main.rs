@@ -1,7 +1,8 @@
 //! The `aio` command: run, precompile and inspect asyncio-wasm guests.
 //!
 //! ```text
-//! aio run APP.wasm [--allow-env[=VAR,...]] [--timeout D] [--max-memory S] [--max-cpu D] [-- ARGS...]
+//! aio run APP.wasm [--allow-env[=VAR,...]] [--allow-net=HOST:PORT,...]
+//!                  [--allow-listen=ADDR:PORT,...] [--timeout D] [--max-memory S] [--max-cpu D] [-- ARGS...]
 //! aio compile APP.wasm [-o APP.cwasm]
 //! aio inspect APP.wasm
 //! ```
@@ -65,6 +66,29 @@ struct RunArgs {
     /// Let the guest run shell commands (/bin/sh -c): as good as any program.
     #[arg(long)]
     allow_shell: bool,
+
+    /// Let the guest connect to (and send UDP to) these addresses, and look
+    /// names up. HOST:PORT, HOST:FIRST-LAST, HOST:*, with HOST an IP,
+    /// [IPv6], a name (resolved now) or *.
+    #[arg(
+        long,
+        value_name = "HOST:PORT,...",
+        require_equals = true,
+        value_delimiter = ',',
+        value_parser = parse_net_rule
+    )]
+    allow_net: Vec<aio_host::net::NetRule>,
+
+    /// Let the guest bind and listen on these addresses (TCP and UDP); port
+    /// 0 allows any free port.
+    #[arg(
+        long,
+        value_name = "ADDR:PORT,...",
+        require_equals = true,
+        value_delimiter = ',',
+        value_parser = parse_net_rule
+    )]
+    allow_listen: Vec<aio_host::net::NetRule>,
 
     /// Append one JSON line per capability use or refusal to FILE.
     #[arg(long, value_name = "FILE")]
@@ -148,6 +172,7 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
     if args.allow_shell {
         grants = grants.allow_shell();
     }
+    grants = grants.allow_net_rules(args.allow_net.clone(), args.allow_listen.clone());
     if let Some(path) = &args.audit_log {
         let log = aio_host::audit::AuditLog::create(path).map_err(|e| {
             Error::from(std::io::Error::new(
@@ -179,6 +204,12 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
         Status::Failed(err) => Err(err),
         exited => Ok(exited.exit_status()),
     }
+}
+
+fn parse_net_rule(entry: &str) -> Result<aio_host::net::NetRule, String> {
+    entry
+        .parse()
+        .map_err(|e: aio_host::net::NetRuleError| e.to_string())
 }
 
 fn compile(runtime: &Runtime, args: &CompileArgs, verbose: bool) -> Result<u8, Error> {

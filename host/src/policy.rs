@@ -16,11 +16,11 @@
 //! ```
 //!
 //! An [`AuditHook`] sees each grant as it is used ([`AuditEvent`]), so an
-//! embedder can log what a guest was given. Later versions add network,
-//! listen, subprocess and directory grants here; refusals of those will be
-//! reported through the same hook, naming the grant that refused.
+//! embedder can log what a guest was given, and each network or subprocess
+//! use or refusal, naming the grant that would allow it.
 
 use crate::audit::CapabilityUse;
+use crate::net::{NetGrant, NetPolicy, NetRule, NetRuleError};
 use crate::process::RunGrant;
 use std::fmt;
 use std::sync::Arc;
@@ -32,8 +32,8 @@ use wasmtime_wasi::WasiCtxBuilder;
 ///
 /// - **Environment:** no variables ([`EnvGrant::None`]).
 /// - **Network:** denied. TCP, UDP and `wasi:sockets/ip-name-lookup` are all
-///   switched off, and every socket address is refused; there is no grant to
-///   open them yet.
+///   switched off, and every socket address is refused
+///   ([`Grants::allow_net`], [`Grants::allow_listen`]; see [`crate::net`]).
 /// - **Filesystem:** no preopened directories, so no files.
 /// - **Subprocesses:** no program may run, and no shell ([`RunGrant`];
 ///   [`Grants::allow_run`], [`Grants::allow_shell`]).
@@ -44,6 +44,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 pub struct Grants {
     env: EnvGrant,
     run: RunGrant,
+    net: NetGrant,
     audit: Option<AuditHook>,
 }
 
@@ -173,6 +174,50 @@ impl Grants {
         &self.run
     }
 
+    /// Lets the guest connect to (and send UDP datagrams to) these
+    /// addresses, and look names up: `HOST:PORT` entries as
+    /// `--allow-net` takes them ([`NetRule`]; a host name is resolved now).
+    /// Calling it again adds to the list.
+    pub fn allow_net<I, S>(mut self, entries: I) -> Result<Self, NetRuleError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let rules = parse_rules(entries)?;
+        self.net.add_connect(rules);
+        Ok(self)
+    }
+
+    /// Lets the guest bind and listen on these addresses (TCP and UDP):
+    /// `ADDR:PORT` entries as `--allow-listen` takes them; port 0 (or a
+    /// range with 0) allows any free port. Calling it again adds to the list.
+    pub fn allow_listen<I, S>(mut self, entries: I) -> Result<Self, NetRuleError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let rules = parse_rules(entries)?;
+        self.net.add_listen(rules);
+        Ok(self)
+    }
+
+    /// Adds already parsed rules: `connect` as [`allow_net`](Self::allow_net),
+    /// `listen` as [`allow_listen`](Self::allow_listen).
+    pub fn allow_net_rules(
+        mut self,
+        connect: impl IntoIterator<Item = NetRule>,
+        listen: impl IntoIterator<Item = NetRule>,
+    ) -> Self {
+        self.net.add_connect(connect);
+        self.net.add_listen(listen);
+        self
+    }
+
+    /// The network grant.
+    pub fn net_grant(&self) -> &NetGrant {
+        &self.net
+    }
+
     /// Reports one capability use or refusal to the audit hook.
     pub(crate) fn report_use(&self, used: CapabilityUse) {
         self.report(AuditEvent::Capability(used));
@@ -200,6 +245,28 @@ impl Grants {
             builder.env(name, value);
         }
         deny_network(builder);
+        if !self.net.is_empty() {
+            self.open_network(builder);
+        }
+    }
+
+    /// Opens TCP and UDP with every address checked by [`NetPolicy`] (and
+    /// audited), and name lookup when there is a connect grant.
+    fn open_network(&self, builder: &mut WasiCtxBuilder) {
+        let policy = NetPolicy::new(self.net.clone());
+        let audit = self.audit.clone();
+        builder
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(policy.grant().allows_name_lookup())
+            .socket_addr_check(move |addr, use_| {
+                let verdict = policy.check(addr, use_);
+                if let (Some(hook), Some(used)) = (&audit, verdict.audit) {
+                    hook(&AuditEvent::Capability(used));
+                }
+                let allowed = verdict.allowed;
+                Box::pin(async move { allowed })
+            });
     }
 
     /// The variables the guest sees, given the host's (UTF-8) environment.
@@ -235,9 +302,18 @@ impl fmt::Debug for Grants {
         f.debug_struct("Grants")
             .field("env", &self.env)
             .field("run", &self.run)
+            .field("net", &self.net)
             .field("audit", &self.audit.as_ref().map(|_| "<hook>"))
             .finish()
     }
+}
+
+fn parse_rules<I, S>(entries: I) -> Result<Vec<NetRule>, NetRuleError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    entries.into_iter().map(|e| e.as_ref().parse()).collect()
 }
 
 /// Switches every socket capability off explicitly. wasmtime-wasi 48's
@@ -265,10 +341,11 @@ pub fn grant_note(import: &str) -> Option<&'static str> {
             "filesystem: no directories are granted"
         }
         "wasi:sockets/types" | "wasi:sockets/tcp" | "wasi:sockets/udp" => {
-            "network: denied (no grant yet)"
+            "network: denied unless --allow-net / --allow-listen"
         }
-        "wasi:sockets/ip-name-lookup" => "name lookup: denied (no grant yet)",
+        "wasi:sockets/ip-name-lookup" => "name lookup: denied unless --allow-net",
         "aio:host/process" => "subprocesses: none unless --allow-run / --allow-shell",
+        "aio:host/signals" => "signals: only those the host receives, when the guest asks",
         _ => return None,
     })
 }
@@ -341,4 +418,3 @@ mod tests {
         assert_eq!(grant_note("wasi:clocks/monotonic-clock@0.3.0"), None);
     }
 }
-        "aio:host/signals" => "signals: only those the host receives, when the guest asks",

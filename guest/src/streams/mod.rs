@@ -26,8 +26,12 @@
 //! bytes to be written. Dropping a reader closes its end of the stream;
 //! dropping a writer closes it after its buffered bytes are written.
 
-mod reader;
-mod writer;
+mod connection;
+pub(crate) mod reader;
+mod server;
+pub(crate) mod writer;
 
+pub use connection::{open_connection, open_connection_with_limit};
 pub use reader::{DEFAULT_LIMIT, StreamReader};
+pub use server::{Server, start_server, start_server_with};
 pub use writer::{StreamWriter, WriteBufferLimits};

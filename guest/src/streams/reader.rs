@@ -1,7 +1,9 @@
 //! [`StreamReader`]: asyncio's `StreamReader` over a `stream<u8>`.
 
+use std::cell::{Cell, RefCell};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
 use crate::errors::{Error, ErrorKind, Result};
 use crate::runtime::{self, task::Awaiting};
@@ -17,6 +19,32 @@ type RawReader = wit_bindgen::StreamReader<u8>;
 type ReadOp =
     Pin<Box<dyn std::future::Future<Output = (RawReader, wit_bindgen::StreamResult, Vec<u8>)>>>;
 
+/// Says, once the stream has ended, whether it ended with an error (a
+/// socket's receive result: a reset connection, say).
+pub(crate) type EndCheck = Pin<Box<dyn std::future::Future<Output = Option<Error>>>>;
+
+/// Ends a reader from outside (a server closing its clients, a transport
+/// closed by its protocol): the reader's pending read is dropped and it
+/// sees EOF.
+#[derive(Default)]
+pub(crate) struct CloseSignal {
+    closed: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl CloseSignal {
+    pub(crate) fn close(&self) {
+        self.closed.set(true);
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+}
+
 enum Source {
     /// No read in progress.
     Idle(RawReader),
@@ -27,6 +55,8 @@ enum Source {
     Eof,
     /// Fed by hand with [`StreamReader::feed_data`]; no stream behind it.
     Fed,
+    /// The stream ended; waiting to learn whether with an error.
+    Ending(EndCheck),
 }
 
 /// Reads bytes from a stream, with a buffer: asyncio's `StreamReader`.
@@ -41,6 +71,9 @@ pub struct StreamReader {
     start: usize,
     source: Source,
     limit: usize,
+    /// Checked when the stream ends (see [`EndCheck`]).
+    end: Option<EndCheck>,
+    closer: Option<Rc<CloseSignal>>,
 }
 
 impl std::fmt::Debug for StreamReader {
@@ -50,6 +83,7 @@ impl std::fmt::Debug for StreamReader {
             Source::Reading(_) => "reading",
             Source::Eof => "eof",
             Source::Fed => "fed",
+            Source::Ending(_) => "ending",
         };
         f.debug_struct("StreamReader")
             .field("buffered", &self.buffered())
@@ -75,6 +109,8 @@ impl StreamReader {
             start: 0,
             source: Source::Fed,
             limit: DEFAULT_LIMIT,
+            end: None,
+            closer: None,
         }
     }
 
@@ -85,6 +121,22 @@ impl StreamReader {
             start: 0,
             source: Source::Idle(stream),
             limit: DEFAULT_LIMIT,
+            end: None,
+            closer: None,
+        }
+    }
+
+    /// A reader over a socket's receive stream: `end` says how the stream
+    /// ended, `closer` ends it from outside.
+    pub(crate) fn from_stream_with(
+        stream: wit_bindgen::StreamReader<u8>,
+        end: EndCheck,
+        closer: Rc<CloseSignal>,
+    ) -> Self {
+        StreamReader {
+            end: Some(end),
+            closer: Some(closer),
+            ..StreamReader::from_stream(stream)
         }
     }
 
@@ -140,8 +192,25 @@ impl StreamReader {
     /// Reads more into the buffer: `Ok(true)` when bytes arrived,
     /// `Ok(false)` at EOF. Starts a read if none is in progress.
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool>> {
+        if let Some(closer) = &self.closer {
+            if closer.is_closed() {
+                // Dropping the source cancels a read in progress.
+                self.source = Source::Eof;
+                self.end = None;
+                return Poll::Ready(Ok(false));
+            }
+            closer.waker.replace(Some(cx.waker().clone()));
+        }
         loop {
             match std::mem::replace(&mut self.source, Source::Eof) {
+                Source::Ending(mut check) => match check.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        self.source = Source::Ending(check);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(None) => return Poll::Ready(Ok(false)),
+                    Poll::Ready(Some(e)) => return Poll::Ready(Err(e)),
+                },
                 Source::Eof => return Poll::Ready(Ok(false)),
                 Source::Fed => {
                     self.source = Source::Fed;
@@ -183,10 +252,13 @@ impl StreamReader {
                                 self.source = Source::Idle(raw);
                                 return Poll::Ready(Ok(true));
                             }
-                            wit_bindgen::StreamResult::Dropped => {
-                                self.source = Source::Eof;
-                                return Poll::Ready(Ok(false));
-                            }
+                            wit_bindgen::StreamResult::Dropped => match self.end.take() {
+                                Some(check) => self.source = Source::Ending(check),
+                                None => {
+                                    self.source = Source::Eof;
+                                    return Poll::Ready(Ok(false));
+                                }
+                            },
                             // Nothing read (a zero-length or cancelled
                             // read): ask again.
                             _ => self.source = Source::Idle(raw),

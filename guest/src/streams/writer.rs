@@ -6,8 +6,9 @@
 //! high-water mark is buffered, until it falls to the low-water mark.
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use crate::errors::{Error, Result};
@@ -43,6 +44,8 @@ struct Shared {
     limits: WriteBufferLimits,
     closing: bool,
     closed: bool,
+    /// `abort`: drop what is buffered and close now.
+    aborted: bool,
     /// Why writing stopped early (the other end went away).
     error: Option<Error>,
     pump: Option<Waker>,
@@ -72,6 +75,11 @@ impl Shared {
 /// Dropping it closes the stream once the buffered bytes are written.
 pub struct StreamWriter {
     shared: Rc<RefCell<Shared>>,
+    /// The socket's addresses (`get_extra_info("sockname")`/`"peername"`).
+    sockname: Option<SocketAddr>,
+    peername: Option<SocketAddr>,
+    /// What must live as long as the writer (a socket resource).
+    _keep: Option<Rc<dyn std::any::Any>>,
 }
 
 impl std::fmt::Debug for StreamWriter {
@@ -95,6 +103,7 @@ impl StreamWriter {
             limits: WriteBufferLimits::default(),
             closing: false,
             closed: false,
+            aborted: false,
             error: None,
             pump: None,
             waiters: Vec::new(),
@@ -105,7 +114,50 @@ impl StreamWriter {
             op: None,
         };
         drop(crate::create_named_task("stream writer", pump));
-        StreamWriter { shared }
+        StreamWriter {
+            shared,
+            sockname: None,
+            peername: None,
+            _keep: None,
+        }
+    }
+
+    /// A writer over a socket's send stream, knowing its addresses and
+    /// keeping `keep` (the socket) alive.
+    pub(crate) fn from_socket_stream(
+        stream: wit_bindgen::StreamWriter<u8>,
+        sockname: Option<SocketAddr>,
+        peername: Option<SocketAddr>,
+        keep: Rc<dyn std::any::Any>,
+    ) -> Self {
+        let mut writer = StreamWriter::from_stream(stream);
+        writer.sockname = sockname;
+        writer.peername = peername;
+        writer._keep = Some(keep);
+        writer
+    }
+
+    /// The remote address of a connection (asyncio's
+    /// `get_extra_info("peername")`); `None` for a pipe.
+    pub fn peername(&self) -> Option<SocketAddr> {
+        self.peername
+    }
+
+    /// The local address of a connection (`get_extra_info("sockname")`);
+    /// `None` for a pipe.
+    pub fn sockname(&self) -> Option<SocketAddr> {
+        self.sockname
+    }
+
+    /// Closes at once, dropping whatever is buffered (a transport's
+    /// `abort`). The other end sees the stream end.
+    pub fn abort(&mut self) {
+        self.handle().abort();
+    }
+
+    /// A handle that closes or aborts this writer from elsewhere.
+    pub(crate) fn handle(&self) -> WriterHandle {
+        WriterHandle(Rc::downgrade(&self.shared))
     }
 
     /// Buffers `data` (never waits). Fails once the writer is closing or
@@ -241,6 +293,51 @@ impl Drop for StreamWriter {
     }
 }
 
+/// Closes or aborts a [`StreamWriter`] from elsewhere (a server closing its
+/// clients), and waits until it is closed.
+#[derive(Clone)]
+pub(crate) struct WriterHandle(Weak<RefCell<Shared>>);
+
+impl WriterHandle {
+    pub(crate) fn close(&self) {
+        if let Some(s) = self.0.upgrade() {
+            let mut s = s.borrow_mut();
+            s.closing = true;
+            s.wake_pump();
+        }
+    }
+
+    pub(crate) fn abort(&self) {
+        if let Some(s) = self.0.upgrade() {
+            let mut s = s.borrow_mut();
+            s.closing = true;
+            s.aborted = true;
+            s.buf = Vec::new();
+            s.wake_pump();
+        }
+    }
+
+    /// Waits until the stream is closed. Not cancellable: used by the SDK's
+    /// own bookkeeping tasks.
+    pub(crate) async fn closed(&self) {
+        std::future::poll_fn(|cx| {
+            let Some(s) = self.0.upgrade() else {
+                return Poll::Ready(());
+            };
+            let mut s = s.borrow_mut();
+            if s.closed {
+                return Poll::Ready(());
+            }
+            s.waiters.push(cx.waker().clone());
+            runtime::set_awaiting(Awaiting::Io {
+                what: "StreamWriter.closed",
+            });
+            Poll::Pending
+        })
+        .await
+    }
+}
+
 /// The background task moving the buffer into the stream.
 struct Pump {
     shared: Rc<RefCell<Shared>>,
@@ -278,9 +375,16 @@ impl std::future::Future for Pump {
             return Poll::Ready(Err(e));
         }
         loop {
+            if self.shared.borrow().aborted {
+                // Dropping the write in flight cancels it.
+                self.finish(None);
+                return Poll::Ready(Ok(()));
+            }
             if let Some(op) = self.op.as_mut() {
                 match op.as_mut().poll(cx) {
                     Poll::Pending => {
+                        // `abort` must reach a pump stuck in a write.
+                        self.shared.borrow_mut().pump = Some(cx.waker().clone());
                         runtime::set_awaiting(Awaiting::Io {
                             what: "the stream's reader",
                         });

@@ -26,11 +26,12 @@ macro_rules! check_suite {
 
 mod cli;
 mod examples;
+mod net;
 mod process;
 mod queues;
 mod runner;
-mod sync;
 mod signals;
+mod sync;
 mod tasks;
 mod util;
 mod wit;

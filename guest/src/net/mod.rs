@@ -1,0 +1,238 @@
+//! Sockets under the streams and transports: addresses, name resolution,
+//! and the errors a WASI 0.3 socket gives, turned into asyncio's.
+//!
+//! [`getaddrinfo`] resolves a host with `wasi:sockets/ip-name-lookup` (an IP
+//! literal needs no lookup). Everything else here is what
+//! [`open_connection`](crate::open_connection) and
+//! [`start_server`](crate::start_server) are built on.
+//!
+//! The host only tells a guest "access denied"; the errors built here name
+//! what was tried and the `aio` flag that would allow it:
+//!
+//! ```text
+//! permission denied: connect to 127.0.0.1:8080 refused: run with --allow-net=127.0.0.1:8080
+//! ```
+
+pub(crate) mod tcp;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::task::Poll;
+
+use crate::bindings::wasi::sockets::ip_name_lookup as lookup;
+use crate::bindings::wasi::sockets::types as wit;
+use crate::errors::{Error, ErrorKind, Result};
+use crate::runtime::{self, task::Awaiting};
+
+/// What a socket operation was doing, for its error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Connect,
+    Listen,
+    Receive,
+}
+
+impl Action {
+    fn describe(self, addr: SocketAddr) -> String {
+        match self {
+            Action::Connect => format!("connect to {addr}"),
+            Action::Listen => format!("listen on {addr}"),
+            Action::Receive => format!("read from {addr}"),
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Action::Connect | Action::Receive => "--allow-net",
+            Action::Listen => "--allow-listen",
+        }
+    }
+}
+
+/// The error for a failed socket operation on `addr`.
+pub(crate) fn socket_error(code: wit::ErrorCode, action: Action, addr: SocketAddr) -> Error {
+    use std::io::ErrorKind as Io;
+    let what = action.describe(addr);
+    let io = |kind: Io, why: &str| Error::from(std::io::Error::new(kind, format!("{what}: {why}")));
+    match code {
+        wit::ErrorCode::AccessDenied => Error::new(ErrorKind::PermissionDenied(format!(
+            "{what} refused: run with {}={addr}",
+            action.flag()
+        ))),
+        wit::ErrorCode::ConnectionRefused => io(Io::ConnectionRefused, "connection refused"),
+        wit::ErrorCode::ConnectionReset => io(Io::ConnectionReset, "connection reset by peer"),
+        wit::ErrorCode::ConnectionAborted => io(Io::ConnectionAborted, "connection aborted"),
+        wit::ErrorCode::ConnectionBroken => io(Io::BrokenPipe, "connection broken"),
+        wit::ErrorCode::RemoteUnreachable => io(Io::HostUnreachable, "remote unreachable"),
+        wit::ErrorCode::AddressInUse => io(Io::AddrInUse, "address in use"),
+        wit::ErrorCode::AddressNotBindable => io(Io::AddrNotAvailable, "address not bindable"),
+        wit::ErrorCode::Timeout => io(Io::TimedOut, "timed out"),
+        wit::ErrorCode::InvalidArgument => io(Io::InvalidInput, "invalid argument"),
+        wit::ErrorCode::InvalidState => io(Io::Other, "invalid socket state"),
+        wit::ErrorCode::NotSupported => io(Io::Unsupported, "not supported"),
+        wit::ErrorCode::OutOfMemory => io(Io::OutOfMemory, "out of memory"),
+        wit::ErrorCode::DatagramTooLarge => io(Io::InvalidInput, "datagram too large"),
+        wit::ErrorCode::Other(m) => io(Io::Other, m.as_deref().unwrap_or("socket error")),
+    }
+}
+
+/// The WIT form of an address.
+pub(crate) fn to_wit(addr: SocketAddr) -> wit::IpSocketAddress {
+    match addr {
+        SocketAddr::V4(a) => wit::IpSocketAddress::Ipv4(wit::Ipv4SocketAddress {
+            port: a.port(),
+            address: a.ip().octets().into(),
+        }),
+        SocketAddr::V6(a) => {
+            let s = a.ip().segments();
+            wit::IpSocketAddress::Ipv6(wit::Ipv6SocketAddress {
+                port: a.port(),
+                flow_info: a.flowinfo(),
+                address: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
+                scope_id: a.scope_id(),
+            })
+        }
+    }
+}
+
+/// The std form of a WIT address.
+pub(crate) fn from_wit(addr: wit::IpSocketAddress) -> SocketAddr {
+    match addr {
+        wit::IpSocketAddress::Ipv4(a) => {
+            let (x, y, z, w) = a.address;
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(x, y, z, w), a.port))
+        }
+        wit::IpSocketAddress::Ipv6(a) => {
+            let (s0, s1, s2, s3, s4, s5, s6, s7) = a.address;
+            SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::new(s0, s1, s2, s3, s4, s5, s6, s7),
+                a.port,
+                a.flow_info,
+                a.scope_id,
+            ))
+        }
+    }
+}
+
+fn from_wit_ip(ip: wit::IpAddress) -> IpAddr {
+    match ip {
+        wit::IpAddress::Ipv4((a, b, c, d)) => IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
+        wit::IpAddress::Ipv6((s0, s1, s2, s3, s4, s5, s6, s7)) => {
+            IpAddr::V6(Ipv6Addr::new(s0, s1, s2, s3, s4, s5, s6, s7))
+        }
+    }
+}
+
+pub(crate) fn family(addr: SocketAddr) -> wit::IpAddressFamily {
+    match addr {
+        SocketAddr::V4(_) => wit::IpAddressFamily::Ipv4,
+        SocketAddr::V6(_) => wit::IpAddressFamily::Ipv6,
+    }
+}
+
+/// Awaits a host import future under the SDK's cancellation contract: a
+/// cancelled task gets `Err(Cancelled)` and the import is dropped (which
+/// cancels the host subtask).
+pub(crate) async fn host_call<F: std::future::Future>(
+    what: &'static str,
+    fut: F,
+) -> Result<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Some(e) = runtime::take_cancel() {
+            return Poll::Ready(Err(e));
+        }
+        match fut.as_mut().poll(cx) {
+            Poll::Ready(v) => Poll::Ready(Ok(v)),
+            Poll::Pending => {
+                runtime::set_awaiting(Awaiting::Io { what });
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// The addresses of `host` with `port` (asyncio's `loop.getaddrinfo`,
+/// reduced to what a socket needs): an IP literal as it is, a name through
+/// `wasi:sockets/ip-name-lookup`, which the host allows only with an
+/// `--allow-net` grant.
+///
+/// Cancelled, it returns `Err(Cancelled)` and the lookup is abandoned.
+pub async fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
+    if let Some(e) = runtime::take_cancel() {
+        return Err(e);
+    }
+    let literal = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = literal.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let found = host_call("getaddrinfo", lookup::resolve_addresses(host.to_owned())).await?;
+    let io = |kind: std::io::ErrorKind, why: &str| {
+        Error::from(std::io::Error::new(
+            kind,
+            format!("cannot resolve {host}: {why}"),
+        ))
+    };
+    match found {
+        Ok(ips) if ips.is_empty() => Err(io(std::io::ErrorKind::NotFound, "no address")),
+        Ok(ips) => Ok(ips
+            .into_iter()
+            .map(|ip| SocketAddr::new(from_wit_ip(ip), port))
+            .collect()),
+        // wasmtime-wasi answers a lookup it does not allow with
+        // permanent-resolver-failure; genuine failures are name-unresolvable.
+        Err(lookup::ErrorCode::AccessDenied | lookup::ErrorCode::PermanentResolverFailure) => {
+            Err(Error::new(ErrorKind::PermissionDenied(format!(
+                "looking up {host} refused: name lookup needs an --allow-net grant (e.g. --allow-net={host}:{port})"
+            ))))
+        }
+        Err(lookup::ErrorCode::NameUnresolvable) => {
+            Err(io(std::io::ErrorKind::NotFound, "name unresolvable"))
+        }
+        Err(lookup::ErrorCode::InvalidArgument) => Err(io(
+            std::io::ErrorKind::InvalidInput,
+            "not a valid host name",
+        )),
+        Err(lookup::ErrorCode::TemporaryResolverFailure) => {
+            Err(io(std::io::ErrorKind::Other, "temporary resolver failure"))
+        }
+        Err(lookup::ErrorCode::Other(m)) => Err(io(
+            std::io::ErrorKind::Other,
+            m.as_deref().unwrap_or("resolver failure"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_round_trip() {
+        for s in ["127.0.0.1:80", "[::1]:8080", "[2001:db8::5]:1", "0.0.0.0:0"] {
+            let a: SocketAddr = s.parse().unwrap();
+            assert_eq!(from_wit(to_wit(a)), a);
+        }
+    }
+
+    #[test]
+    fn denial_names_the_flag() {
+        let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let e = socket_error(wit::ErrorCode::AccessDenied, Action::Connect, addr);
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::PermissionDenied(
+                "connect to 127.0.0.1:8080 refused: run with --allow-net=127.0.0.1:8080".into()
+            )
+        );
+        let e = socket_error(wit::ErrorCode::ConnectionRefused, Action::Connect, addr);
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::Io(std::io::ErrorKind::ConnectionRefused)
+        );
+        assert!(e.to_string().contains("connect to 127.0.0.1:8080"), "{e}");
+    }
+}

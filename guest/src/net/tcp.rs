@@ -1,0 +1,190 @@
+//! TCP over `wasi:sockets`: connecting, listening, accepting, and wiring a
+//! connected socket to the stream core ([`StreamReader`] / [`StreamWriter`]).
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::task::Poll;
+
+use super::{Action, family, from_wit, host_call, socket_error, to_wit};
+use crate::bindings::wasi::sockets::types as wit;
+use crate::errors::Result;
+use crate::runtime::{self, task::Awaiting};
+use crate::streams::reader::CloseSignal;
+use crate::streams::writer::WriterHandle;
+use crate::streams::{StreamReader, StreamWriter};
+
+/// Closes or aborts one connection from outside (a server's
+/// `close_clients`/`abort_clients`): the writer closes (or drops its
+/// buffer), the reader sees EOF.
+#[derive(Clone)]
+pub(crate) struct ConnHandle {
+    reader: Rc<CloseSignal>,
+    pub(crate) writer: WriterHandle,
+}
+
+impl ConnHandle {
+    pub(crate) fn close(&self) {
+        self.writer.close();
+        self.reader.close();
+    }
+
+    pub(crate) fn abort(&self) {
+        self.writer.abort();
+        self.reader.close();
+    }
+}
+
+/// A connected socket as a reader and a writer (each with a buffer limit
+/// of `limit` for the reader), and a handle to close them.
+pub(crate) fn wire(
+    socket: wit::TcpSocket,
+    limit: usize,
+) -> (StreamReader, StreamWriter, ConnHandle) {
+    let local = socket.get_local_address().ok().map(from_wit);
+    let peer = socket.get_remote_address().ok().map(from_wit);
+    let (rx, rx_result) = socket.receive();
+    let (tx, tx_reader) = crate::bindings::wit_stream::new::<u8>();
+    // How sending ended shows as the writer's BrokenPipe; the result future
+    // itself is not needed.
+    drop(socket.send(tx_reader));
+    let closer = Rc::new(CloseSignal::default());
+    let reset_peer = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let end = Box::pin(async move {
+        match rx_result.await {
+            Ok(()) => None,
+            Err(code) => Some(socket_error(code, Action::Receive, reset_peer)),
+        }
+    });
+    let reader = StreamReader::from_stream_with(rx, end, closer.clone()).with_limit(limit);
+    let writer = StreamWriter::from_socket_stream(tx, local, peer, Rc::new(socket));
+    let handle = ConnHandle {
+        reader: closer,
+        writer: writer.handle(),
+    };
+    (reader, writer, handle)
+}
+
+/// Connects to `addr`. Cancelled, it abandons the attempt.
+pub(crate) async fn connect(addr: SocketAddr) -> Result<wit::TcpSocket> {
+    let err = |code| socket_error(code, Action::Connect, addr);
+    let socket = wit::TcpSocket::create(family(addr)).map_err(err)?;
+    host_call("connect", socket.connect(to_wit(addr)))
+        .await?
+        .map_err(err)?;
+    Ok(socket)
+}
+
+/// A listening socket and its stream of accepted clients. [`close`]
+/// (Self::close) closes it at once, even while an accept is pending.
+pub(crate) struct Listener {
+    open: Rc<RefCell<Option<Open>>>,
+    local: SocketAddr,
+}
+
+type RawClients = wit_bindgen::StreamReader<wit::TcpSocket>;
+type AcceptOp = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = (RawClients, wit_bindgen::StreamResult, Vec<wit::TcpSocket>),
+            >,
+    >,
+>;
+
+struct Open {
+    /// Dropped last (fields drop in order): the streams first.
+    op: Option<AcceptOp>,
+    clients: Option<RawClients>,
+    _socket: wit::TcpSocket,
+}
+
+/// How many clients one accept takes at most.
+const ACCEPT_BATCH: usize = 64;
+
+impl Listener {
+    /// Binds `addr` and listens, with `backlog` pending connections.
+    pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> Result<Listener> {
+        let err = |code| socket_error(code, Action::Listen, addr);
+        let socket = wit::TcpSocket::create(family(addr)).map_err(err)?;
+        socket.bind(to_wit(addr)).map_err(err)?;
+        if backlog > 0 {
+            let _ = socket.set_listen_backlog_size(u64::from(backlog));
+        }
+        let clients = socket.listen().map_err(err)?;
+        let local = socket.get_local_address().map(from_wit).unwrap_or(addr);
+        Ok(Listener {
+            open: Rc::new(RefCell::new(Some(Open {
+                op: None,
+                clients: Some(clients),
+                _socket: socket,
+            }))),
+            local,
+        })
+    }
+
+    /// The address it listens on (with the port the system chose for 0).
+    pub(crate) fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// A handle that closes this listener.
+    pub(crate) fn closer(&self) -> ListenerCloser {
+        ListenerCloser(self.open.clone())
+    }
+
+    /// The next clients (at least one); empty once the listener is closed
+    /// or has ended. Cancelled, it returns `Err(Cancelled)`; the accept in
+    /// progress stays with the listener, so no client is lost.
+    pub(crate) async fn accept(&mut self) -> Result<Vec<wit::TcpSocket>> {
+        std::future::poll_fn(|cx| {
+            if let Some(e) = runtime::take_cancel() {
+                return Poll::Ready(Err(e));
+            }
+            let mut slot = self.open.borrow_mut();
+            let Some(open) = slot.as_mut() else {
+                return Poll::Ready(Ok(Vec::new()));
+            };
+            loop {
+                if open.op.is_none() {
+                    let Some(mut raw) = open.clients.take() else {
+                        return Poll::Ready(Ok(Vec::new()));
+                    };
+                    open.op = Some(Box::pin(async move {
+                        let (result, got) = raw.read(Vec::with_capacity(ACCEPT_BATCH)).await;
+                        (raw, result, got)
+                    }));
+                }
+                let op = open.op.as_mut().expect("an accept in progress");
+                match op.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        runtime::set_awaiting(Awaiting::Io { what: "accept" });
+                        return Poll::Pending;
+                    }
+                    Poll::Ready((raw, result, got)) => {
+                        open.op = None;
+                        if matches!(result, wit_bindgen::StreamResult::Dropped) && got.is_empty() {
+                            return Poll::Ready(Ok(Vec::new()));
+                        }
+                        open.clients = Some(raw);
+                        if !got.is_empty() {
+                            return Poll::Ready(Ok(got));
+                        }
+                    }
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// Closes a [`Listener`] from elsewhere: the listening socket is closed at
+/// once (a pending accept is cancelled).
+#[derive(Clone)]
+pub(crate) struct ListenerCloser(Rc<RefCell<Option<Open>>>);
+
+impl ListenerCloser {
+    pub(crate) fn close(&self) {
+        let open = self.0.borrow_mut().take();
+        drop(open);
+    }
+}

@@ -1,0 +1,271 @@
+//! [`start_server`] and [`Server`]: a TCP server that runs a handler per
+//! client with a reader and a writer.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use crate::errors::Result;
+use crate::net::{getaddrinfo, tcp};
+use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter};
+use crate::sync::Event;
+use crate::tasks::{Task, create_named_task};
+
+/// asyncio's default listen backlog.
+const BACKLOG: u32 = 100;
+
+/// Listens on `host`:`port` and runs `handler(reader, writer)` in a new task
+/// for each client (asyncio's `start_server`). It is serving when this
+/// returns; port 0 picks a free port ([`Server::sockets`] says which).
+///
+/// The host must grant the address (`aio run --allow-listen=ADDR:PORT`;
+/// `127.0.0.1:0` for any free port); otherwise `PermissionDenied` names the
+/// address and the flag. `host` may be an IP or a name; every address it
+/// resolves to is listened on.
+///
+/// When a handler returns, its writer is closed after its buffered bytes
+/// are sent (when it returns an error, the error is reported as a task's
+/// error nobody retrieved, as asyncio logs it). A handler's failure never
+/// disturbs the other clients.
+///
+/// ```no_run
+/// # async fn demo() -> asyncio::Result<()> {
+/// let server = asyncio::start_server(
+///     |mut reader, mut writer| async move {
+///         while let line = reader.readline().await? && !line.is_empty() {
+///             writer.write(&line)?;
+///             writer.drain().await?;
+///         }
+///         Ok(())
+///     },
+///     "127.0.0.1",
+///     8888,
+/// )
+/// .await?;
+/// println!("serving on {:?}", server.sockets());
+/// server.serve_forever().await?;
+/// # Ok(()) }
+/// ```
+pub async fn start_server<H, F>(handler: H, host: &str, port: u16) -> Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> F + 'static,
+    F: std::future::Future<Output = Result<()>> + 'static,
+{
+    start_server_with(handler, host, port, DEFAULT_LIMIT).await
+}
+
+/// [`start_server`] with the readers' buffer limit (asyncio's `limit=`).
+pub async fn start_server_with<H, F>(
+    handler: H,
+    host: &str,
+    port: u16,
+    limit: usize,
+) -> Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> F + 'static,
+    F: std::future::Future<Output = Result<()>> + 'static,
+{
+    let mut listeners = Vec::new();
+    for addr in getaddrinfo(host, port).await? {
+        listeners.push(tcp::Listener::bind(addr, BACKLOG)?);
+    }
+    let inner = Rc::new(Inner {
+        sockets: listeners.iter().map(|l| l.local()).collect(),
+        listeners: listeners.iter().map(|l| l.closer()).collect(),
+        state: RefCell::new(State::default()),
+        closed: Event::new(),
+        idle: Event::new(),
+    });
+    let handler: Rc<dyn Fn(StreamReader, StreamWriter) -> Handled> =
+        Rc::new(move |r, w| Box::pin(handler(r, w)) as Handled);
+    let accepts = listeners
+        .into_iter()
+        .map(|listener| {
+            create_named_task(
+                format!("server {}", listener.local()),
+                accept_loop(Rc::downgrade(&inner), listener, handler.clone(), limit),
+            )
+        })
+        .collect();
+    inner.state.borrow_mut().accepts = accepts;
+    Ok(Server { inner })
+}
+
+type Handled = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>>>>;
+
+/// A listening server (asyncio's `Server`). Dropping it leaves it serving;
+/// [`close`](Self::close) stops it.
+pub struct Server {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    sockets: Vec<SocketAddr>,
+    listeners: Vec<tcp::ListenerCloser>,
+    state: RefCell<State>,
+    /// Set by `close`.
+    closed: Event,
+    /// Set once closed with no client left.
+    idle: Event,
+}
+
+#[derive(Default)]
+struct State {
+    accepts: Vec<Task<()>>,
+    clients: HashMap<u64, tcp::ConnHandle>,
+    next_client: u64,
+    closed: bool,
+}
+
+impl Inner {
+    fn client_gone(&self, id: u64) {
+        let mut s = self.state.borrow_mut();
+        s.clients.remove(&id);
+        if s.closed && s.clients.is_empty() {
+            self.idle.set();
+        }
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.inner.state.borrow();
+        f.debug_struct("Server")
+            .field("sockets", &self.inner.sockets)
+            .field("serving", &!s.closed)
+            .field("clients", &s.clients.len())
+            .finish()
+    }
+}
+
+async fn accept_loop(
+    server: std::rc::Weak<Inner>,
+    mut listener: tcp::Listener,
+    handler: Rc<dyn Fn(StreamReader, StreamWriter) -> Handled>,
+    limit: usize,
+) -> Result<()> {
+    loop {
+        let sockets = listener.accept().await?;
+        if sockets.is_empty() {
+            return Ok(());
+        }
+        let Some(inner) = server.upgrade() else {
+            return Ok(());
+        };
+        for socket in sockets {
+            let (reader, writer, conn) = tcp::wire(socket, limit);
+            let id = {
+                let mut s = inner.state.borrow_mut();
+                let id = s.next_client;
+                s.next_client += 1;
+                s.clients.insert(id, conn.clone());
+                id
+            };
+            let serve = handler(reader, writer);
+            let server = Rc::downgrade(&inner);
+            drop(create_named_task("connection handler", async move {
+                let result = serve.await;
+                // The handler dropped its writer: the connection is done
+                // once the buffered bytes are out.
+                conn.writer.closed().await;
+                if let Some(inner) = server.upgrade() {
+                    inner.client_gone(id);
+                }
+                result
+            }));
+        }
+    }
+}
+
+impl Server {
+    /// The addresses it listens on (asyncio's `server.sockets`, as
+    /// addresses), with the ports the system chose.
+    pub fn sockets(&self) -> &[SocketAddr] {
+        &self.inner.sockets
+    }
+
+    /// Whether it still accepts clients.
+    pub fn is_serving(&self) -> bool {
+        !self.inner.state.borrow().closed
+    }
+
+    /// Stops listening (the listening sockets are closed at once); the
+    /// clients being served go on. Idempotent.
+    pub fn close(&self) {
+        for listener in &self.inner.listeners {
+            listener.close();
+        }
+        let accepts = {
+            let mut s = self.inner.state.borrow_mut();
+            if s.closed {
+                return;
+            }
+            s.closed = true;
+            if s.clients.is_empty() {
+                self.inner.idle.set();
+            }
+            std::mem::take(&mut s.accepts)
+        };
+        for task in accepts {
+            task.cancel();
+        }
+        self.inner.closed.set();
+    }
+
+    /// Closes every client connection: each writer closes after its
+    /// buffered bytes, each handler's reader sees EOF.
+    pub fn close_clients(&self) {
+        let clients: Vec<_> = self
+            .inner
+            .state
+            .borrow()
+            .clients
+            .values()
+            .cloned()
+            .collect();
+        for c in clients {
+            c.close();
+        }
+    }
+
+    /// Closes every client connection at once, dropping buffered bytes.
+    pub fn abort_clients(&self) {
+        let clients: Vec<_> = self
+            .inner
+            .state
+            .borrow()
+            .clients
+            .values()
+            .cloned()
+            .collect();
+        for c in clients {
+            c.abort();
+        }
+    }
+
+    /// How many clients are being served.
+    pub fn client_count(&self) -> usize {
+        self.inner.state.borrow().clients.len()
+    }
+
+    /// Serves until [`close`](Self::close) is called (from another task).
+    /// Cancelled, it closes the server and returns `Err(Cancelled)`, as
+    /// asyncio's does.
+    pub async fn serve_forever(&self) -> Result<()> {
+        match self.inner.closed.wait().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.close();
+                Err(e)
+            }
+        }
+    }
+
+    /// Waits until the server is closed and every client connection is
+    /// done (asyncio 3.12+). Cancelled, it returns `Err(Cancelled)` and
+    /// nothing else changes.
+    pub async fn wait_closed(&self) -> Result<()> {
+        self.inner.idle.wait().await.map(|_| ())
+    }
+}
