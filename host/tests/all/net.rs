@@ -105,3 +105,101 @@ fn bad_net_grants_are_usage_errors() {
         aio(&["run", flag, NET_REFUSED]).status(2).stderr_has(says);
     }
 }
+
+/// Misbehaving clients (an over-long line, a reset mid-line, garbage) do
+/// not disturb a well-behaved one, which is served before, between and
+/// after them.
+#[test]
+fn net_robust() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
+        .args(["run", "--timeout=60s", LOOPBACK[0], LOOPBACK[1], NET_ROBUST])
+        .env("AIO_CACHE_DIR", crate::util::cache_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn aio");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    let connect = || {
+        let s = TcpStream::connect(&addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    let mut good = connect();
+    let mut good_in = BufReader::new(good.try_clone().unwrap());
+    let mut echo = |s: &str| {
+        good.write_all(s.as_bytes()).unwrap();
+        let mut line = String::new();
+        good_in.read_line(&mut line).unwrap();
+        assert_eq!(line, s);
+    };
+    echo("hello\n");
+
+    // An over-long line: an error line, then the server closes it.
+    let mut long = connect();
+    long.write_all(&[b'y'; 100_000]).unwrap();
+    long.write_all(b"\n").unwrap();
+    let mut reply = Vec::new();
+    let _ = long.read_to_end(&mut reply); // may end in a reset: unread bytes
+    assert!(reply.starts_with(b"error: line too long\n"), "{reply:?}");
+    echo("after the long line\n");
+
+    // A reset in the middle of a line (SO_LINGER 0, then close).
+    let reset = connect();
+    (&reset).write_all(b"half a li").unwrap();
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // Safety: a valid socket and a properly sized linger struct.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&reset),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    drop(reset);
+    echo("after the reset\n");
+
+    // Garbage: every byte value, with newlines, echoed as it came.
+    let mut garbage = connect();
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+    garbage.write_all(&bytes).unwrap();
+    garbage.write_all(b"\n").unwrap();
+    let mut back = vec![0; bytes.len() + 1];
+    garbage.read_exact(&mut back).unwrap();
+    assert_eq!(&back[..bytes.len()], &bytes[..]);
+    drop(garbage);
+    echo("after the garbage\n");
+
+    good.write_all(b"quit\n").unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status:?}\n{rest}\n{err}");
+    assert!(
+        rest.starts_with("done; 2 connections failed or were cut"),
+        "{rest}\n{err}"
+    );
+}
