@@ -38,9 +38,15 @@ async fn sleeps(offset: Duration, seed: u64) -> asyncio::Result<Vec<(Instant, u3
     asyncio::yield_now().await?; // every task has had its first step
     let registered = start.elapsed();
     asyncio::gather(tasks).await?;
-    println!("{N} sleeps (+{offset:?}): registered in {registered:?}, done in {:?}", start.elapsed());
+    println!(
+        "{N} sleeps (+{offset:?}): registered in {registered:?}, done in {:?}",
+        start.elapsed()
+    );
     if !offset.is_zero() {
-        assert!(registered < offset, "setup took {registered:?}: the premise of phase 1 failed");
+        assert!(
+            registered < offset,
+            "setup took {registered:?}: the premise of phase 1 failed"
+        );
     }
     Ok(Rc::try_unwrap(woken).expect("all tasks done").into_inner())
 }
@@ -49,14 +55,22 @@ async fn sleeps(offset: Duration, seed: u64) -> asyncio::Result<Vec<(Instant, u3
 async fn main() -> asyncio::Result<()> {
     let woken = sleeps(Duration::from_secs(1), 0x2545_f491_4f6c_dd1d).await?;
     assert_eq!(woken.len(), N as usize);
-    assert!(woken.iter().all(|(deadline, _, at)| at >= deadline), "a sleep woke early");
     assert!(
-        woken.windows(2).all(|w| (w[0].0, w[0].1) <= (w[1].0, w[1].1)),
+        woken.iter().all(|(deadline, _, at)| at >= deadline),
+        "a sleep woke early"
+    );
+    assert!(
+        woken
+            .windows(2)
+            .all(|w| (w[0].0, w[0].1) <= (w[1].0, w[1].1)),
         "fired out of deadline order"
     );
 
     let woken = sleeps(Duration::ZERO, 0x9e37_79b9_7f4a_7c15).await?;
     assert_eq!(woken.len(), N as usize);
-    assert!(woken.iter().all(|(deadline, _, at)| at >= deadline), "a sleep woke early");
+    assert!(
+        woken.iter().all(|(deadline, _, at)| at >= deadline),
+        "a sleep woke early"
+    );
     Ok(())
 }
