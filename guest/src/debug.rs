@@ -47,7 +47,6 @@ impl AwaitCheck {
 
 /// Reports an SDK resource dropped without being closed (debug mode only),
 /// naming it: `asyncio: unclosed transport <what> (task 'name')`.
-#[allow(dead_code, reason = "the hook for the transports of the network issue")]
 pub(crate) fn report_unclosed(what: &str) {
     report(&format!("unclosed {what}"));
 }

@@ -26,7 +26,8 @@
 //! | Coroutines and Tasks | [`tasks`] and [`time`] |
 //! | Futures | [`futures`]: [`Future`] |
 //! | Streams | [`streams`]: [`open_connection`], [`start_server`], [`Server`], [`StreamReader`], [`StreamWriter`] |
-//! | Event Loop: DNS | [`net`]: [`net::getaddrinfo`] |
+//! | Event Loop: DNS | [`net`]: [`net::getaddrinfo`], [`net::getnameinfo`] |
+//! | Transports and Protocols | [`transports`]: [`Loop::create_connection`], [`Loop::create_server`], [`Loop::create_datagram_endpoint`] |
 //! | Subprocesses | [`subprocess`]: [`create_subprocess_exec`], [`Process`] |
 //! | Synchronization Primitives | [`sync`]: [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`] |
 //! | Queues | [`queues`]: [`Queue`], [`PriorityQueue`], [`LifoQueue`] |
@@ -90,6 +91,7 @@ pub mod sync;
 pub mod tasks;
 pub mod testing;
 pub mod time;
+pub mod transports;
 
 pub use asyncio_macros::main;
 pub use errors::{Error, ErrorKind, Result};

@@ -2,7 +2,8 @@
 //! and the errors a WASI 0.3 socket gives, turned into asyncio's.
 //!
 //! [`getaddrinfo`] resolves a host with `wasi:sockets/ip-name-lookup` (an IP
-//! literal needs no lookup). Everything else here is what
+//! literal needs no lookup); [`getnameinfo`] is numeric only (WASI 0.3 has
+//! no reverse lookup). Everything else here is what
 //! [`open_connection`](crate::open_connection) and
 //! [`start_server`](crate::start_server) are built on.
 //!
@@ -29,6 +30,10 @@ pub(crate) enum Action {
     Connect,
     Listen,
     Receive,
+    /// A UDP bind.
+    Bind,
+    /// A UDP send.
+    Send,
 }
 
 impl Action {
@@ -37,13 +42,15 @@ impl Action {
             Action::Connect => format!("connect to {addr}"),
             Action::Listen => format!("listen on {addr}"),
             Action::Receive => format!("read from {addr}"),
+            Action::Bind => format!("bind to {addr}"),
+            Action::Send => format!("send to {addr}"),
         }
     }
 
     fn flag(self) -> &'static str {
         match self {
-            Action::Connect | Action::Receive => "--allow-net",
-            Action::Listen => "--allow-listen",
+            Action::Connect | Action::Receive | Action::Send => "--allow-net",
+            Action::Listen | Action::Bind => "--allow-listen",
         }
     }
 }
@@ -204,6 +211,27 @@ pub async fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
             m.as_deref().unwrap_or("resolver failure"),
         )),
     }
+}
+
+/// The host and port of `addr` as text (asyncio's `loop.getnameinfo`),
+/// always **numeric**: WASI 0.3 has no reverse lookup (no address-to-name
+/// call in `wasi:sockets/ip-name-lookup`) and no services database, so the
+/// result is what Python gives with `NI_NUMERICHOST | NI_NUMERICSERV`.
+///
+/// Async for asyncio's sake; it never waits. Cancelled, it returns
+/// `Err(Cancelled)`.
+///
+/// ```no_run
+/// # async fn demo() -> asyncio::Result<()> {
+/// let (host, port) = asyncio::net::getnameinfo("[::1]:8080".parse().unwrap()).await?;
+/// assert_eq!((host.as_str(), port.as_str()), ("::1", "8080"));
+/// # Ok(()) }
+/// ```
+pub async fn getnameinfo(addr: SocketAddr) -> Result<(String, String)> {
+    if let Some(e) = runtime::take_cancel() {
+        return Err(e);
+    }
+    Ok((addr.ip().to_string(), addr.port().to_string()))
 }
 
 #[cfg(test)]

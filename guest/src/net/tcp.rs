@@ -33,14 +33,21 @@ impl ConnHandle {
         self.writer.abort();
         self.reader.close();
     }
+
+    /// Whether it was closed or aborted from outside (the reader's EOF is
+    /// then not the peer's).
+    pub(crate) fn is_closing(&self) -> bool {
+        self.reader.is_closed()
+    }
 }
+
+/// A connected socket as the stream core: a reader, a writer, and a
+/// handle that closes them.
+pub(crate) type Wired = (StreamReader, StreamWriter, ConnHandle);
 
 /// A connected socket as a reader and a writer (each with a buffer limit
 /// of `limit` for the reader), and a handle to close them.
-pub(crate) fn wire(
-    socket: wit::TcpSocket,
-    limit: usize,
-) -> (StreamReader, StreamWriter, ConnHandle) {
+pub(crate) fn wire(socket: wit::TcpSocket, limit: usize) -> Wired {
     let local = socket.get_local_address().ok().map(from_wit);
     let peer = socket.get_remote_address().ok().map(from_wit);
     let (rx, rx_result) = socket.receive();

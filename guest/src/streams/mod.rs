@@ -28,7 +28,7 @@
 
 mod connection;
 pub(crate) mod reader;
-mod server;
+pub(crate) mod server;
 pub(crate) mod writer;
 
 pub use connection::{open_connection, open_connection_with_limit};

@@ -189,6 +189,11 @@ impl StreamReader {
         out
     }
 
+    /// Takes everything buffered (a transport hands it to its protocol).
+    pub(crate) fn take_buffered(&mut self) -> Vec<u8> {
+        self.consume(self.buffered())
+    }
+
     /// Reads more into the buffer: `Ok(true)` when bytes arrived,
     /// `Ok(false)` at EOF. Starts a read if none is in progress.
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool>> {

@@ -66,6 +66,24 @@ where
     H: Fn(StreamReader, StreamWriter) -> F + 'static,
     F: std::future::Future<Output = Result<()>> + 'static,
 {
+    let handler: ConnHandler = Rc::new(move |r, w, _conn| Box::pin(handler(r, w)) as Handled);
+    serve(handler, host, port, limit).await
+}
+
+/// What a server runs for each accepted client: streams
+/// ([`start_server`]) or a protocol's driver
+/// ([`Loop::create_server`](crate::Loop::create_server)). The handle closes
+/// the connection from outside.
+pub(crate) type ConnHandler = Rc<dyn Fn(StreamReader, StreamWriter, tcp::ConnHandle) -> Handled>;
+
+/// Listens on every address of `host`:`port` and runs `handler` in a new
+/// task per client: the one server under streams and protocols.
+pub(crate) async fn serve(
+    handler: ConnHandler,
+    host: &str,
+    port: u16,
+    limit: usize,
+) -> Result<Server> {
     let mut listeners = Vec::new();
     for addr in getaddrinfo(host, port).await? {
         listeners.push(tcp::Listener::bind(addr, BACKLOG)?);
@@ -77,8 +95,6 @@ where
         closed: Event::new(),
         idle: Event::new(),
     });
-    let handler: Rc<dyn Fn(StreamReader, StreamWriter) -> Handled> =
-        Rc::new(move |r, w| Box::pin(handler(r, w)) as Handled);
     let accepts = listeners
         .into_iter()
         .map(|listener| {
@@ -92,7 +108,7 @@ where
     Ok(Server { inner })
 }
 
-type Handled = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>>>>;
+pub(crate) type Handled = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>>>>;
 
 /// A listening server (asyncio's `Server`). Dropping it leaves it serving;
 /// [`close`](Self::close) stops it.
@@ -142,7 +158,7 @@ impl std::fmt::Debug for Server {
 async fn accept_loop(
     server: std::rc::Weak<Inner>,
     mut listener: tcp::Listener,
-    handler: Rc<dyn Fn(StreamReader, StreamWriter) -> Handled>,
+    handler: ConnHandler,
     limit: usize,
 ) -> Result<()> {
     loop {
@@ -162,7 +178,7 @@ async fn accept_loop(
                 s.clients.insert(id, conn.clone());
                 id
             };
-            let serve = handler(reader, writer);
+            let serve = handler(reader, writer, conn.clone());
             let server = Rc::downgrade(&inner);
             drop(create_named_task("connection handler", async move {
                 let result = serve.await;

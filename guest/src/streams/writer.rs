@@ -50,6 +50,9 @@ struct Shared {
     error: Option<Error>,
     pump: Option<Waker>,
     waiters: Vec<Waker>,
+    /// A transport's driver (crate::transports): woken with the waiters,
+    /// replaced rather than queued.
+    watcher: Option<Waker>,
 }
 
 impl Shared {
@@ -59,6 +62,9 @@ impl Shared {
 
     fn wake_waiters(&mut self) {
         for w in self.waiters.drain(..) {
+            w.wake();
+        }
+        if let Some(w) = self.watcher.take() {
             w.wake();
         }
     }
@@ -107,6 +113,7 @@ impl StreamWriter {
             error: None,
             pump: None,
             waiters: Vec::new(),
+            watcher: None,
         }));
         let pump = Pump {
             shared: shared.clone(),
@@ -284,6 +291,36 @@ impl StreamWriter {
             Poll::Pending
         })
         .await
+    }
+}
+
+/// What a transport's driver needs to know of its writer.
+pub(crate) struct Flow {
+    /// Bytes written and not yet taken by the other end.
+    pub(crate) size: usize,
+    /// The stream is closed (everything was written, or it was aborted).
+    pub(crate) closed: bool,
+    /// Why writing stopped early, if it did.
+    pub(crate) error: Option<Error>,
+    pub(crate) limits: WriteBufferLimits,
+}
+
+impl StreamWriter {
+    /// The writer's state, for a transport (crate::transports).
+    pub(crate) fn flow(&self) -> Flow {
+        let s = self.shared.borrow();
+        Flow {
+            size: s.size(),
+            closed: s.closed,
+            error: s.error.clone(),
+            limits: s.limits,
+        }
+    }
+
+    /// Wakes `waker` the next time the buffer shrinks, the limits change,
+    /// or the stream closes (one waker: a new one replaces the last).
+    pub(crate) fn watch(&self, waker: &Waker) {
+        self.shared.borrow_mut().watcher = Some(waker.clone());
     }
 }
 

@@ -33,6 +33,7 @@ mod runner;
 mod signals;
 mod sync;
 mod tasks;
+mod transports;
 mod util;
 mod wit;
 

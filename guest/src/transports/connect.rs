@@ -1,0 +1,150 @@
+//! `Loop::create_connection` and `Loop::create_server`: the TCP client and
+//! server of the stream core, driving a protocol instead of streams.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::transport::{Buffered, Plain, Sink, Transport, drive, made};
+use super::{BufferedProtocol, Protocol};
+use crate::errors::{Error, Result};
+use crate::events::Loop;
+use crate::net::{getaddrinfo, tcp};
+use crate::streams::server::{ConnHandler, Handled, serve};
+use crate::streams::{DEFAULT_LIMIT, Server};
+use crate::tasks::create_named_task;
+
+/// Connects to every address of `host` in turn until one answers.
+async fn connect(host: &str, port: u16) -> Result<tcp::Wired> {
+    let mut last: Option<Error> = None;
+    for addr in getaddrinfo(host, port).await? {
+        match tcp::connect(addr).await {
+            Ok(socket) => return Ok(tcp::wire(socket, DEFAULT_LIMIT)),
+            Err(e) if e.is_cancelled() => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::msg(format!("{host}: no address to connect to"))))
+}
+
+/// Starts a connected transport: `connection_made`, then its driver task.
+fn start(wired: tcp::Wired, sink: Rc<dyn Sink>) -> Transport {
+    let (reader, writer, conn) = wired;
+    let transport = Transport::new(writer, conn, sink);
+    made(&transport);
+    drop(create_named_task(
+        "transport",
+        drive(transport.clone(), reader),
+    ));
+    transport
+}
+
+/// A server whose clients each get a protocol from `factory`.
+async fn server(
+    sink: impl Fn() -> Rc<dyn Sink> + 'static,
+    host: &str,
+    port: u16,
+) -> Result<Server> {
+    let handler: ConnHandler = Rc::new(move |reader, writer, conn| {
+        let transport = Transport::new(writer, conn, sink());
+        Box::pin(async move {
+            made(&transport);
+            drive(transport, reader).await
+        }) as Handled
+    });
+    serve(handler, host, port, DEFAULT_LIMIT).await
+}
+
+impl Loop {
+    /// Connects to `host`:`port` and runs a protocol made by `factory` on
+    /// the connection (asyncio's `loop.create_connection`). When this
+    /// returns, `connection_made` has been called. Returns the transport
+    /// and the protocol (borrow it between callbacks, never across an
+    /// `await`).
+    ///
+    /// The host must grant the address (`aio run --allow-net=HOST:PORT`):
+    /// otherwise `PermissionDenied` names it and the flag. Cancelled, the
+    /// attempt is abandoned and `factory` is not called.
+    ///
+    /// ```no_run
+    /// use asyncio::transports::{Protocol, Transport};
+    ///
+    /// struct Hello(Option<Transport>);
+    /// impl Protocol for Hello {
+    ///     fn connection_made(&mut self, t: Transport) {
+    ///         t.write(b"hello\n").unwrap();
+    ///         self.0 = Some(t);
+    ///     }
+    ///     fn data_received(&mut self, data: &[u8]) {
+    ///         println!("got {}", String::from_utf8_lossy(data));
+    ///         self.0.as_ref().unwrap().close();
+    ///     }
+    /// }
+    ///
+    /// # async fn demo() -> asyncio::Result<()> {
+    /// let lp = asyncio::get_running_loop();
+    /// let (transport, _protocol) = lp.create_connection(|| Hello(None), "127.0.0.1", 8888).await?;
+    /// # let _ = transport; Ok(()) }
+    /// ```
+    pub async fn create_connection<P: Protocol>(
+        &self,
+        factory: impl FnOnce() -> P,
+        host: &str,
+        port: u16,
+    ) -> Result<(Transport, Rc<RefCell<P>>)> {
+        let wired = connect(host, port).await?;
+        let protocol = Rc::new(RefCell::new(factory()));
+        let transport = start(wired, Rc::new(Plain(protocol.clone())));
+        Ok((transport, protocol))
+    }
+
+    /// [`create_connection`](Self::create_connection) with a
+    /// [`BufferedProtocol`].
+    pub async fn create_buffered_connection<B: BufferedProtocol>(
+        &self,
+        factory: impl FnOnce() -> B,
+        host: &str,
+        port: u16,
+    ) -> Result<(Transport, Rc<RefCell<B>>)> {
+        let wired = connect(host, port).await?;
+        let protocol = Rc::new(RefCell::new(factory()));
+        let transport = start(wired, Rc::new(Buffered(protocol.clone())));
+        Ok((transport, protocol))
+    }
+
+    /// Listens on `host`:`port` and runs a protocol made by `factory` for
+    /// each client (asyncio's `loop.create_server`). The same [`Server`] as
+    /// [`start_server`](crate::start_server)'s: `close`, `close_clients`
+    /// (each transport closes: `connection_lost(None)` after its buffer is
+    /// sent), `abort_clients`, `wait_closed` (until every client's
+    /// `connection_lost` ran), `serve_forever`.
+    ///
+    /// The host must grant the address (`aio run --allow-listen=ADDR:PORT`).
+    pub async fn create_server<P: Protocol>(
+        &self,
+        factory: impl Fn() -> P + 'static,
+        host: &str,
+        port: u16,
+    ) -> Result<Server> {
+        server(
+            move || Rc::new(Plain(Rc::new(RefCell::new(factory())))) as Rc<dyn Sink>,
+            host,
+            port,
+        )
+        .await
+    }
+
+    /// [`create_server`](Self::create_server) with a [`BufferedProtocol`].
+    pub async fn create_buffered_server<B: BufferedProtocol>(
+        &self,
+        factory: impl Fn() -> B + 'static,
+        host: &str,
+        port: u16,
+    ) -> Result<Server> {
+        server(
+            move || Rc::new(Buffered(Rc::new(RefCell::new(factory())))) as Rc<dyn Sink>,
+            host,
+            port,
+        )
+        .await
+    }
+}

@@ -1,0 +1,162 @@
+//! Transports and protocols (TCP and UDP) through the real `aio` command,
+//! on loopback only.
+
+use crate::util::{aio, cache_dir, scratch_dir};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use test_artifacts::*;
+
+check_suite!(transports);
+
+/// What a loopback test needs: listen on any free port, connect to any.
+const LOOPBACK: [&str; 2] = ["--allow-listen=127.0.0.1:0", "--allow-net=127.0.0.1:*"];
+
+fn run_loopback(program: &str) -> crate::util::Aio {
+    aio(&["run", "--timeout=60s", LOOPBACK[0], LOOPBACK[1], program])
+        .within(Duration::from_secs(30))
+}
+
+/// Closes `s` with a reset (SO_LINGER 0).
+fn reset(s: TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // Safety: a valid socket and a properly sized linger struct.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    drop(s);
+}
+
+/// connection_made, data_received*, eof_received?, connection_lost once,
+/// with a real client that half-closes, one that resets, and a local abort.
+#[test]
+fn transports_call_order() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
+        .args([
+            "run",
+            "--timeout=60s",
+            LOOPBACK[0],
+            LOOPBACK[1],
+            TRANSPORTS_CALL_ORDER,
+        ])
+        .env("AIO_CACHE_DIR", cache_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn aio");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    let connect = || {
+        let s = TcpStream::connect(&addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+
+    // Sends, half-closes, reads the answers to its data and to its EOF.
+    let mut a = connect();
+    a.write_all(b"hello").unwrap();
+    let mut ok = [0; 3];
+    a.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"ok\n");
+    a.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = String::new();
+    a.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "bye\n");
+
+    // Sends, is answered, then resets.
+    let mut b = connect();
+    b.write_all(b"x").unwrap();
+    b.read_exact(&mut ok).unwrap();
+    reset(b);
+
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status:?}\n{rest}\n{err}");
+    assert_eq!(
+        rest,
+        "server conn 1: made data eof lost(None)\n\
+         server conn 2: made data lost(Io(ConnectionReset))\n\
+         client abort: made lost(None)\n",
+        "{err}"
+    );
+}
+
+#[test]
+fn transports_pause_reading() {
+    run_loopback(TRANSPORTS_PAUSE_READING)
+        .status(0)
+        .stdout_is("nothing delivered while paused\n100000 bytes after resume_reading, then EOF\n");
+}
+
+#[test]
+fn transports_write_flow() {
+    run_loopback(TRANSPORTS_WRITE_FLOW).status(0).stdout_is(
+        "paused while the peer did not read\nresumed once it read: [\"pause\", \"resume\"]\npeer read 16879616 bytes\n",
+    );
+}
+
+#[test]
+fn transports_buffered() {
+    run_loopback(TRANSPORTS_BUFFERED)
+        .status(0)
+        .stdout_is("received 1000000 bytes intact through a 1000-byte buffer\n");
+}
+
+#[test]
+fn transports_udp_echo() {
+    run_loopback(TRANSPORTS_UDP_ECHO)
+        .status(0)
+        .stdout_is("10 datagrams and 60000 bytes echoed\n");
+}
+
+/// With only a listen grant: the refused send, bind and connect name their
+/// flags, and the audit log has the send refusal.
+#[test]
+fn transports_udp_refused() {
+    let dir = scratch_dir("transports_udp_refused");
+    let log = dir.join("audit.jsonl");
+    aio(&[
+        "run",
+        "--timeout=60s",
+        "--allow-listen=127.0.0.1:0",
+        "--audit-log",
+        log.to_str().unwrap(),
+        TRANSPORTS_UDP_REFUSED,
+    ])
+    .status(0)
+    .stdout_is(
+        "sendto: permission denied: send to 127.0.0.1:9 refused: run with --allow-net=127.0.0.1:9\n\
+         create: permission denied: bind to 127.0.0.1:5 refused: run with --allow-listen=127.0.0.1:5\n\
+         create: permission denied: connect to 127.0.0.1:9 refused: run with --allow-net=127.0.0.1:9\n",
+    );
+    let audit = std::fs::read_to_string(&log).expect("audit log");
+    assert!(
+        audit.contains(r#""capability":"net.send","target":"127.0.0.1:9","decision":"denied","grant":"--allow-net=127.0.0.1:9""#),
+        "{audit}"
+    );
+}
