@@ -71,3 +71,222 @@ fn pipeline() {
         .stdout_has("sum of squares 41791750");
     assert!(out.stdout().contains(" jobs/s"), "{}", out.stdout());
 }
+
+/// A free loopback TCP (or UDP) port: bound, then released for the example.
+fn free_port(udp: bool) -> u16 {
+    if udp {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.local_addr().unwrap().port()
+    } else {
+        let s = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        s.local_addr().unwrap().port()
+    }
+}
+
+/// A network example running under `aio run` until it has said where it
+/// listens; killed if a test fails first.
+struct Served {
+    child: std::process::Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Served {
+    fn start(example: &str, grants: &[&str], port: u16) -> Served {
+        let port = port.to_string();
+        let mut args = vec!["run", "--timeout=60s"];
+        args.extend_from_slice(grants);
+        args.extend_from_slice(&[example, "--", &port, "30"]);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
+            .args(&args)
+            .env("AIO_CACHE_DIR", cache_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn aio");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        out.read_line(&mut first).expect("read");
+        assert_eq!(
+            first,
+            format!("listening on 127.0.0.1:{port}\n"),
+            "{example}: unexpected first line"
+        );
+        Served { child, out }
+    }
+
+    /// Waits for the exit; gives the rest of stdout and stderr.
+    fn finish(mut self) -> (String, String) {
+        use std::io::Read;
+        let mut rest = String::new();
+        self.out.read_to_string(&mut rest).expect("read");
+        let status = self.child.wait().expect("wait");
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(status.success(), "{status}\n{rest}\n{err}");
+        (rest, err)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tcp_client(port: u16) -> (std::net::TcpStream, BufReader<std::net::TcpStream>) {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let r = BufReader::new(s.try_clone().unwrap());
+    (s, r)
+}
+
+fn read_line(r: &mut BufReader<std::net::TcpStream>) -> String {
+    let mut line = String::new();
+    r.read_line(&mut line).expect("a line");
+    line
+}
+
+/// Without the listen grant, a server example stops at once, naming the
+/// address and the flag.
+fn fails_without_grant(example: &str) {
+    let port = free_port(false).to_string();
+    crate::util::aio(&["run", example, "--", &port])
+        .status(1)
+        .stderr_has(&format!(
+            "refused: run with --allow-listen=127.0.0.1:{port}"
+        ));
+}
+
+/// An echo server example: two clients at once, a large line, then `quit`.
+fn echo_server(example: &str) {
+    use std::io::Write;
+    let port = free_port(false);
+    let grant = format!("--allow-listen=127.0.0.1:{port}");
+    let served = Served::start(example, &[&grant], port);
+    let (mut a, mut ar) = tcp_client(port);
+    let (mut b, mut br) = tcp_client(port);
+    a.write_all(b"hello from a\n").unwrap();
+    b.write_all(b"hello from b\n").unwrap();
+    assert_eq!(read_line(&mut br), "hello from b\n");
+    assert_eq!(read_line(&mut ar), "hello from a\n");
+    let big = format!("{}\n", "z".repeat(50_000));
+    a.write_all(big.as_bytes()).unwrap();
+    assert_eq!(read_line(&mut ar), big);
+    b.write_all(b"quit\n").unwrap();
+    let (rest, _) = served.finish();
+    assert_eq!(rest, "stopped\n");
+    fails_without_grant(example);
+}
+
+#[test]
+fn echo_streams() {
+    echo_server(ECHO_STREAMS);
+}
+
+#[test]
+fn echo_protocol() {
+    echo_server(ECHO_PROTOCOL);
+}
+
+/// The client against the protocol server, both under `aio`; without its
+/// grant the client names the address and the flag.
+#[test]
+fn echo_client() {
+    let port = free_port(false);
+    let p = port.to_string();
+    let grant = format!("--allow-listen=127.0.0.1:{port}");
+    let served = Served::start(ECHO_PROTOCOL, &[&grant], port);
+    crate::util::aio(&[
+        "run",
+        &format!("--allow-net=127.0.0.1:{port}"),
+        ECHO_CLIENT,
+        "--",
+        &p,
+        "25",
+        "quit",
+    ])
+    .status(0)
+    .stdout_is(&format!("connected to 127.0.0.1:{port}\n25 lines echoed\n"));
+    let (rest, _) = served.finish();
+    assert_eq!(rest, "stopped\n");
+    crate::util::aio(&["run", ECHO_CLIENT, "--", &p])
+        .status(1)
+        .stderr_has(&format!(
+            "connect to 127.0.0.1:{port} refused: run with --allow-net=127.0.0.1:{port}"
+        ));
+}
+
+/// Three clients: joins, a message broadcast to the two others, a leave,
+/// then `/shutdown`.
+#[test]
+fn chat() {
+    use std::io::Write;
+    let port = free_port(false);
+    let grant = format!("--allow-listen=127.0.0.1:{port}");
+    let served = Served::start(CHAT, &[&grant], port);
+    let join = |name: &str| {
+        let (mut s, mut r) = tcp_client(port);
+        assert_eq!(read_line(&mut r), "your name?\n");
+        s.write_all(format!("{name}\n").as_bytes()).unwrap();
+        assert_eq!(read_line(&mut r), format!("welcome, {name}\n"));
+        (s, r)
+    };
+    let (mut ann, mut ann_r) = join("ann");
+    let (_bob, mut bob_r) = join("bob");
+    assert_eq!(read_line(&mut ann_r), "* bob joined\n");
+    let (cat, mut cat_r) = join("cat");
+    assert_eq!(read_line(&mut ann_r), "* cat joined\n");
+    assert_eq!(read_line(&mut bob_r), "* cat joined\n");
+    ann.write_all(b"hi all\n").unwrap();
+    assert_eq!(read_line(&mut bob_r), "ann: hi all\n");
+    assert_eq!(read_line(&mut cat_r), "ann: hi all\n");
+    drop(cat_r);
+    drop(cat);
+    assert_eq!(read_line(&mut ann_r), "* cat left\n");
+    assert_eq!(read_line(&mut bob_r), "* cat left\n");
+    ann.write_all(b"/shutdown\n").unwrap();
+    let (rest, _) = served.finish();
+    assert_eq!(rest, "stopped\n");
+    fails_without_grant(CHAT);
+}
+
+/// Datagrams from two sockets each come back to their sender; `quit`
+/// stops it. Without the grant, the bind is refused by name.
+#[test]
+fn udp_echo() {
+    let port = free_port(true);
+    let grant = format!("--allow-listen=127.0.0.1:{port}");
+    let served = Served::start(UDP_ECHO, &[&grant], port);
+    let server = ("127.0.0.1", port);
+    let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for s in [&a, &b] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    let mut buf = [0; 2048];
+    for i in 0..5 {
+        for (s, who) in [(&a, "a"), (&b, "b")] {
+            let msg = format!("{who} {i}");
+            s.send_to(msg.as_bytes(), server).unwrap();
+            let (n, from) = s.recv_from(&mut buf).expect("an echo");
+            assert_eq!(&buf[..n], msg.as_bytes());
+            assert_eq!(from.port(), port);
+        }
+    }
+    a.send_to(b"quit", server).unwrap();
+    let (rest, _) = served.finish();
+    assert_eq!(rest, "echoed 10 datagrams\n");
+    let p = free_port(true).to_string();
+    crate::util::aio(&["run", UDP_ECHO, "--", &p])
+        .status(1)
+        .stderr_has(&format!(
+            "bind to 127.0.0.1:{p} refused: run with --allow-listen=127.0.0.1:{p}"
+        ));
+}
