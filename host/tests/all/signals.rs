@@ -316,3 +316,21 @@ async fn signals_embedded_unhandled_terminate() {
     assert_eq!(err.kind(), ErrorKind::Signal(15));
     assert_eq!(outcome.status().exit_status(), 143);
 }
+
+#[test]
+fn signals_busy_guest_is_stopped_after_the_grace_period() {
+    // A guest that never awaits cannot even see SIGINT: the host stops it
+    // once the grace period is over.
+    let mut aio = Running::start(&["run", "--signal-grace=200ms", CLI_BUSY_LOOP]);
+    aio.expect_line("spinning");
+    let sent = Instant::now();
+    aio.send(libc::SIGINT);
+    let end = aio.finish();
+    assert_eq!(end.status, Some(130), "{end:?}");
+    assert_eq!(
+        end.aio_lines(),
+        ["aio: the guest was still running 200ms after SIGINT"],
+        "{end:?}"
+    );
+    assert!(sent.elapsed() < Duration::from_secs(10), "{end:?}");
+}
