@@ -160,3 +160,16 @@ fn transports_udp_refused() {
         "{audit}"
     );
 }
+
+#[test]
+fn transports_unclosed() {
+    let out = run_loopback(TRANSPORTS_UNCLOSED).status(0).stdout_is(
+        "closed: lost(None)\nmain returns\nleft open: lost(Some(Cancelled { message: None }))\n",
+    );
+    let err = out.stderr();
+    assert_eq!(
+        err.matches("unclosed transport to 127.0.0.1:").count(),
+        1,
+        "{err}"
+    );
+}
