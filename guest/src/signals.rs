@@ -35,6 +35,13 @@
 //!   as it ends a Python program. Install a handler (for example one that
 //!   cancels the main task) for a graceful shutdown.
 //!
+//! Every `#[asyncio::main]` guest imports `aio:host/signals` for this (the
+//! default SIGINT behaviour needs it). To build a guest that imports only
+//! standard WASI 0.3 and runs on any WASI 0.3 host, depend on asyncio with
+//! `default-features = false`: the feature `host-signals` is then off, SIGINT
+//! gets the host's default action, and `add_signal_handler` fails with a
+//! clear error.
+//!
 //! Natively (outside a component) handlers are recorded but no signal ever
 //! arrives; [`testing::TestLoop::send_signal`](crate::testing::TestLoop::send_signal)
 //! delivers one by hand.
@@ -42,7 +49,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::{Rc, Weak};
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "host-signals"))]
 use std::{future::Future, pin::Pin};
 
 use crate::errors::{Error, Result};
@@ -135,7 +142,7 @@ pub(crate) struct LoopSignals {
     interrupted: bool,
     told: [Disposition; 6],
     /// The outstanding `next` call to the host, while any signal is wanted.
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", feature = "host-signals"))]
     watch: Option<Pin<Box<dyn Future<Output = crate::bindings::aio::host::signals::Signal>>>>,
 }
 
@@ -167,19 +174,19 @@ impl LoopSignals {
         for sig in Signal::ALL {
             self.sync(sig);
         }
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(all(target_arch = "wasm32", feature = "host-signals"))]
         {
             self.watch = None;
         }
     }
 
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", feature = "host-signals"))]
     fn watching(&self) -> bool {
         self.told.iter().any(|d| *d != Disposition::Default)
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "host-signals"))]
 fn tell_host(sig: Signal, d: Disposition) {
     use crate::bindings::aio::host::signals as wit;
     let sig = match sig {
@@ -198,11 +205,17 @@ fn tell_host(sig: Signal, d: Disposition) {
     wit::set_disposition(sig, d);
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "host-signals")))]
 fn tell_host(_sig: Signal, _d: Disposition) {}
 
 /// `loop.add_signal_handler`.
 pub(crate) fn add_handler(lp: &LoopInner, sig: Signal, handler: Handler) -> Result<()> {
+    if cfg!(all(target_arch = "wasm32", not(feature = "host-signals"))) {
+        return Err(Error::runtime(format!(
+            "add_signal_handler({sig}): this guest was built without the asyncio \
+             feature `host-signals`, so it cannot receive signals"
+        )));
+    }
     if lp.closed.get() {
         return Err(Error::runtime(
             "add_signal_handler: the event loop is closed",
@@ -262,7 +275,7 @@ pub(crate) fn dispatch(lp: &LoopInner, sig: Signal) {
 /// Keeps one `next` call outstanding in the host while any signal is
 /// wanted, and dispatches what it returns. Called by the loop's driver;
 /// true if a signal was dispatched.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "host-signals"))]
 pub(crate) fn poll(lp: &LoopInner, cx: &mut std::task::Context<'_>) -> bool {
     use crate::bindings::aio::host::signals as wit;
     use std::task::Poll;
@@ -297,7 +310,7 @@ pub(crate) fn poll(lp: &LoopInner, cx: &mut std::task::Context<'_>) -> bool {
 }
 
 /// Natively no signal ever arrives.
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(not(all(target_arch = "wasm32", feature = "host-signals")))]
 pub(crate) fn poll(_lp: &LoopInner, _cx: &mut std::task::Context<'_>) -> bool {
     false
 }

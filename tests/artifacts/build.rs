@@ -42,7 +42,19 @@ fn main() {
     let programs = test_programs(&workspace.join("tests/programs/src/bin"));
     let examples = examples(&workspace.join("examples"));
 
-    build(&workspace, &target_dir, &examples);
+    // Cargo unifies features across the packages of one build, so an example
+    // that turns asyncio's default features off (to import only standard
+    // WASI) is built on its own; the rest share one build.
+    let (alone, together): (Vec<String>, Vec<String>) = examples
+        .iter()
+        .cloned()
+        .partition(|name| disables_default_features(&workspace.join("examples").join(name)));
+    let mut shared = vec!["test-programs".to_string()];
+    shared.extend(together);
+    build(&workspace, &target_dir, &shared);
+    for example in alone {
+        build(&workspace, &target_dir, &[example]);
+    }
 
     let wasm_dir = target_dir.join(TARGET).join(PROFILE);
     let mut code = String::new();
@@ -159,18 +171,24 @@ fn package_name(manifest: &Path) -> Option<String> {
     None
 }
 
-/// Runs the nested `cargo build` of the test programs and the examples.
-fn build(workspace: &Path, target_dir: &Path, examples: &[String]) {
+/// True if the package's manifest turns off a dependency's default features.
+fn disables_default_features(package_dir: &Path) -> bool {
+    std::fs::read_to_string(package_dir.join("Cargo.toml"))
+        .map(|manifest| manifest.contains("default-features = false"))
+        .unwrap_or(false)
+}
+
+/// Runs one nested `cargo build` of these packages.
+fn build(workspace: &Path, target_dir: &Path, packages: &[String]) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
         .arg("build")
         .args(["--target", TARGET, "--profile", PROFILE])
         .arg("--target-dir")
-        .arg(target_dir)
-        .args(["--package", "test-programs"]);
-    for example in examples {
-        cmd.args(["--package", example]);
+        .arg(target_dir);
+    for package in packages {
+        cmd.args(["--package", package]);
     }
     // What the outer build sets for this build script (or for clippy) must
     // not leak into the guests' build: flags, target, profile, wrappers.

@@ -290,3 +290,17 @@ fn udp_echo() {
             "bind to 127.0.0.1:{p} refused: run with --allow-listen=127.0.0.1:{p}"
         ));
 }
+
+/// hello depends on asyncio without the `host-signals` feature: it imports
+/// only standard WASI, so it runs on any WASI 0.3 host; a guest with the
+/// default features imports `aio:host/signals`.
+#[test]
+fn hello_imports_only_wasi() {
+    crate::util::aio(&["inspect", HELLO])
+        .status(0)
+        .stdout_has("wasi:clocks/monotonic-clock@0.3.0")
+        .stdout_lacks("aio:host");
+    crate::util::aio(&["inspect", TASKS_HELLO])
+        .status(0)
+        .stdout_has("aio:host/signals");
+}
