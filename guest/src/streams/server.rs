@@ -12,8 +12,12 @@ use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter};
 use crate::sync::Event;
 use crate::tasks::{Task, create_named_task};
 
-/// asyncio's default listen backlog.
-const BACKLOG: u32 = 100;
+/// The listen backlog: how many connections the kernel completes before
+/// they are accepted. asyncio's default is 100; a burst of connections
+/// past it is dropped by the kernel and retried by each client a second
+/// later (then 3 s, ...), which is what starved clients at 1000
+/// connections. 1024 is tokio's and the Linux kernel's usual cap is 4096.
+const BACKLOG: u32 = 1024;
 
 /// Listens on `host`:`port` and runs `handler(reader, writer)` in a new task
 /// for each client (asyncio's `start_server`). It is serving when this

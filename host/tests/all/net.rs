@@ -203,3 +203,186 @@ fn net_robust() {
         "{rest}\n{err}"
     );
 }
+
+/// Kills and reaps a child process when the test ends, even by a panic.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What one of the thousand clients saw.
+struct ClientTimes {
+    connect: Duration,
+    round_trips: Vec<Duration>,
+}
+
+/// One client of `net_thousand`: connects, does a round trip, waits until
+/// every client has done one (so that all 1000 are open at once), then
+/// does the rest; each echoed line is checked byte for byte.
+async fn thousand_client(
+    addr: std::net::SocketAddr,
+    id: usize,
+    round_trips: usize,
+    all_open: std::sync::Arc<tokio::sync::Barrier>,
+) -> std::io::Result<ClientTimes> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let start = std::time::Instant::now();
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let connect = start.elapsed();
+    stream.set_nodelay(true)?;
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    let mut times = Vec::with_capacity(round_trips);
+    let mut back = String::new();
+    for round in 0..round_trips {
+        if round == 1 {
+            all_open.wait().await;
+        }
+        // 64 bytes with the newline, different for every client and round.
+        let line = format!("{id:06} {round:03} {}\n", "x".repeat(53));
+        let t0 = std::time::Instant::now();
+        wr.write_all(line.as_bytes()).await?;
+        back.clear();
+        rd.read_line(&mut back).await?;
+        times.push(t0.elapsed());
+        if back != line {
+            return Err(std::io::Error::other(format!(
+                "client {id} round {round}: sent {line:?}, got {back:?}"
+            )));
+        }
+    }
+    Ok(ClientTimes {
+        connect,
+        round_trips: times,
+    })
+}
+
+/// 1000 clients connect at once to one guest server and each does five
+/// round trips: every one is served, and none is starved (a behaviour
+/// check with generous bounds, not a performance target: see
+/// docs/PERFORMANCE.md for the figures).
+#[test]
+fn net_thousand() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+    const CLIENTS: usize = 1000;
+    const ROUND_TRIPS: usize = 5;
+
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_aio"))
+            .args([
+                "run",
+                "--timeout=120s",
+                LOOPBACK[0],
+                LOOPBACK[1],
+                NET_THOUSAND,
+            ])
+            .env("AIO_CACHE_DIR", crate::util::cache_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn aio"),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .parse()
+        .unwrap();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let results = rt.block_on(async {
+        let all_open = std::sync::Arc::new(tokio::sync::Barrier::new(CLIENTS));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|id| tokio::spawn(thousand_client(addr, id, ROUND_TRIPS, all_open.clone())))
+            .collect();
+        let all = async {
+            let mut results = Vec::with_capacity(CLIENTS);
+            for c in clients {
+                results.push(c.await.expect("client task"));
+            }
+            results
+        };
+        tokio::time::timeout(Duration::from_secs(60), all)
+            .await
+            .expect("1000 clients not done within 60 s")
+    });
+    let total = start.elapsed();
+    drop(rt);
+
+    let mut failed = Vec::new();
+    let mut connects = Vec::new();
+    let mut round_trips = Vec::new();
+    let mut worst_per_client = Vec::new();
+    for (id, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(t) => {
+                connects.push(t.connect);
+                worst_per_client.push(*t.round_trips.iter().max().unwrap());
+                round_trips.extend(t.round_trips);
+            }
+            Err(e) => failed.push(format!("client {id}: {e}")),
+        }
+    }
+    // Stop the server and collect what it says.
+    let mut quit = std::net::TcpStream::connect(addr).expect("connect to quit");
+    quit.write_all(b"quit\n").unwrap();
+    drop(quit);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let status = child.0.wait().unwrap();
+    let mut err = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+
+    assert!(
+        failed.is_empty(),
+        "{} clients failed: {failed:?}",
+        failed.len()
+    );
+    connects.sort();
+    round_trips.sort();
+    let pct = |v: &[Duration], p: usize| v[(v.len() * p / 100).min(v.len() - 1)];
+    eprintln!(
+        "net_thousand: {CLIENTS} clients x {ROUND_TRIPS} round trips in {total:?}; \
+         connect p50 {:?} p99 {:?} max {:?}; round trip p50 {:?} p99 {:?} max {:?}",
+        pct(&connects, 50),
+        pct(&connects, 99),
+        connects.last().unwrap(),
+        pct(&round_trips, 50),
+        pct(&round_trips, 99),
+        round_trips.last().unwrap(),
+    );
+    assert!(status.success(), "{status:?}\n{rest}\n{err}");
+    assert!(
+        rest.starts_with(&format!("served {CLIENTS} connections, at most ")),
+        "{rest}\n{err}"
+    );
+    assert!(total < Duration::from_secs(30), "took {total:?}");
+    let worst_connect = *connects.last().unwrap();
+    assert!(
+        worst_connect < Duration::from_secs(5),
+        "a connect took {worst_connect:?}"
+    );
+    let worst = *worst_per_client.iter().max().unwrap();
+    assert!(
+        worst < Duration::from_secs(5),
+        "a round trip took {worst:?}"
+    );
+}
