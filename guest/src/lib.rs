@@ -28,7 +28,7 @@
 //! | Streams | [`streams`]: [`open_connection`], [`start_server`], [`Server`], [`StreamReader`], [`StreamWriter`] |
 //! | Event Loop: DNS | [`net`]: [`net::getaddrinfo`], [`net::getnameinfo`] |
 //! | Transports and Protocols | [`transports`]: [`Loop::create_connection`], [`Loop::create_server`], [`Loop::create_datagram_endpoint`] |
-//! | Subprocesses | [`subprocess`]: [`create_subprocess_exec`], [`Process`] |
+//! | Subprocesses | [`subprocess`]: [`create_subprocess_exec`], [`Process`], [`Loop::subprocess_exec`] with a [`SubprocessProtocol`](subprocess::SubprocessProtocol) |
 //! | Synchronization Primitives | [`sync`]: [`Lock`], [`Event`], [`Condition`], [`Semaphore`], [`Barrier`] |
 //! | Queues | [`queues`]: [`Queue`], [`PriorityQueue`], [`LifoQueue`] |
 //! | Event Loop | [`events`]: [`Loop`], `call_soon`, `call_later`, ... |

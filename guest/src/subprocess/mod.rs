@@ -25,14 +25,21 @@
 //! [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied) naming
 //! it and the flag that would allow it.
 //!
+//! [`Loop::subprocess_exec`](crate::Loop::subprocess_exec) and
+//! [`subprocess_shell`](crate::Loop::subprocess_shell) run a child with a
+//! [`SubprocessProtocol`] instead (asyncio's low-level API), over the same
+//! [`Process`] and pipes.
+//!
 //! **Cancellation and drop:** `wait` and `communicate` follow the SDK's
 //! cancellation contract; cancelling them leaves the child running (as in
 //! asyncio). Dropping a [`Process`] does not stop the child either; the host
 //! kills every child still running when the guest ends.
 
 mod process;
+mod protocol;
 
 pub use process::{Options, Process, Stdio, create_subprocess_exec, create_subprocess_shell};
+pub use protocol::{PipeTransport, SubprocessProtocol, SubprocessTransport};
 
 /// `signal.SIGINT`.
 pub const SIGINT: i32 = 2;

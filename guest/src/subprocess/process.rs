@@ -217,20 +217,8 @@ impl Process {
             if let Some(e) = runtime::take_cancel() {
                 return Poll::Ready(Err(e));
             }
-            if let Some(code) = self.returncode {
-                return Poll::Ready(Ok(code));
-            }
-            let exit = self.exit.as_mut().expect("exit status pending");
-            match exit.as_mut().poll(cx) {
-                Poll::Ready(status) => {
-                    self.exit = None;
-                    let code = match status {
-                        wit::ExitStatus::Exited(code) => code,
-                        wit::ExitStatus::Killed(signal) => -signal,
-                    };
-                    self.returncode = Some(code);
-                    Poll::Ready(Ok(code))
-                }
+            match self.poll_exit(cx) {
+                Poll::Ready(code) => Poll::Ready(Ok(code)),
                 Poll::Pending => {
                     runtime::set_awaiting(Awaiting::Io {
                         what: "a subprocess to exit",
@@ -240,6 +228,24 @@ impl Process {
             }
         })
         .await
+    }
+
+    /// The exit code, once the host reports it (sets `returncode`).
+    pub(super) fn poll_exit(&mut self, cx: &mut std::task::Context<'_>) -> Poll<i32> {
+        if let Some(code) = self.returncode {
+            return Poll::Ready(code);
+        }
+        let exit = self.exit.as_mut().expect("exit status pending");
+        let Poll::Ready(status) = exit.as_mut().poll(cx) else {
+            return Poll::Pending;
+        };
+        self.exit = None;
+        let code = match status {
+            wit::ExitStatus::Exited(code) => code,
+            wit::ExitStatus::Killed(signal) => -signal,
+        };
+        self.returncode = Some(code);
+        Poll::Ready(code)
     }
 
     /// Writes `input` to stdin (then closes it), reads stdout and stderr to

@@ -88,3 +88,5 @@ mod transport;
 pub use datagram::{DatagramTransport, MAX_DATAGRAM};
 pub use protocols::{BufferedProtocol, DatagramProtocol, Protocol};
 pub use transport::Transport;
+
+pub use crate::subprocess::{PipeTransport, SubprocessProtocol, SubprocessTransport};

@@ -127,3 +127,64 @@ fn process_shell() {
         .status(0)
         .stdout_is("out\nerr\nreturncode Some(3)\n");
 }
+
+#[test]
+fn process_protocol_cat() {
+    aio(&["run", "--allow-run=cat", PROCESS_PROTOCOL_CAT])
+        .status(0)
+        .stdout_is(concat!(
+            "fd 0: no data, None\n",
+            "fd 1: some data, None\n",
+            "fd 2: no data, None\n",
+            "exited Some(0)\n",
+            "connection_lost None, last\n",
+            "echoed \"hello, protocol\\n\", returncode Some(0), stdin transport after close: None\n",
+        ));
+}
+
+#[test]
+fn process_protocol_exit() {
+    aio(&["run", "--allow-run=sh,sleep", PROCESS_PROTOCOL_EXIT])
+        .status(0)
+        .stdout_is(concat!(
+            "exit 3: exited [Some(3)], stdout \"out\\n\", stderr \"err\\n\", lost [\"1 None\", \"2 None\"], returncode Some(3)\n",
+            "kill -TERM self: exited [Some(-15)], stdout \"\", stderr \"\", lost [\"1 None\", \"2 None\"], returncode Some(-15)\n",
+            "send_signal(SIGTERM): exited [Some(-15)], stdout \"\", stderr \"\", lost [\"1 None\", \"2 None\"], returncode Some(-15)\n",
+            "kill(): exited [Some(-9)], stdout \"\", stderr \"\", lost [\"1 None\", \"2 None\"], returncode Some(-9)\n",
+            "close(): exited [Some(-9)], stdout \"\", stderr \"\", lost [\"1 None\", \"2 None\"], returncode Some(-9)\n",
+        ))
+        .within(Duration::from_secs(30));
+}
+
+#[test]
+fn process_protocol_refused() {
+    let dir = scratch_dir("process_protocol_refused");
+    let marker = dir.join("must-not-exist");
+    aio(&[
+        "run",
+        "--allow-run=cat",
+        PROCESS_PROTOCOL_REFUSED,
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ])
+    .status(0)
+    .stdout_has("exec refused: permission denied: running /")
+    .stdout_has("touch is not granted (allow it with --allow-run=/")
+    .stdout_has("shell refused: permission denied: running a shell command is not granted")
+    .stdout_has("factory called 0 times\n");
+    assert!(!marker.exists(), "the refused program ran");
+}
+
+#[test]
+fn process_protocol_shutdown() {
+    aio(&["run", "--allow-run=sleep", PROCESS_PROTOCOL_SHUTDOWN])
+        .status(0)
+        .stdout_is(concat!(
+            "cancelled subprocess_exec: true\n",
+            "returning with the child running: None\n",
+            "pipe_connection_lost(1), cancelled: true\n",
+            "connection_lost, cancelled: true\n",
+        ))
+        .within(Duration::from_secs(20));
+}
