@@ -1,0 +1,128 @@
+//! The load generator of the network benchmark (bench/run, "Network
+//! echo"): tokio current_thread, loopback. Verifies every echoed byte.
+//!
+//! ```text
+//! loadgen ADDR echo CONNS SIZE SECONDS    # CONNS connections, each one SIZE-byte
+//!                                         # message at a time, for SECONDS
+//! loadgen ADDR connect WORKERS COUNT      # COUNT x (connect, 64 B round trip,
+//!                                         # close), WORKERS at a time
+//! ```
+//!
+//! Prints one JSON line: round trips (or connections), seconds, the rate,
+//! and latency percentiles in microseconds (a round trip: the write of the
+//! message to the last echoed byte; a connection: connect to close).
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The message a connection sends in round `round`: different bytes for
+/// every connection and round, so a misplaced echo is caught.
+fn message(conn: usize, round: u64, size: usize) -> Vec<u8> {
+    let seed = (conn as u64).wrapping_mul(0x9e37_79b9) ^ round.wrapping_mul(31);
+    (0..size)
+        .map(|i| (seed.wrapping_add(i as u64 * 7) % 251) as u8)
+        .collect()
+}
+
+async fn round_trip(stream: &mut TcpStream, msg: &[u8], back: &mut [u8]) -> std::io::Result<()> {
+    let (mut rd, mut wr) = stream.split();
+    let (w, r) = tokio::join!(wr.write_all(msg), rd.read_exact(back));
+    w?;
+    r?;
+    if back != msg {
+        return Err(std::io::Error::other("echo differs from what was sent"));
+    }
+    Ok(())
+}
+
+/// One connection sending `size`-byte messages until `until`: latencies in µs.
+async fn echo_conn(addr: SocketAddr, conn: usize, size: usize, until: Instant) -> Vec<u32> {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut back = vec![0u8; size];
+    let mut lat = Vec::new();
+    let mut round = 0u64;
+    while Instant::now() < until {
+        let msg = message(conn, round, size);
+        let t0 = Instant::now();
+        round_trip(&mut stream, &msg, &mut back)
+            .await
+            .unwrap_or_else(|e| panic!("connection {conn}, round {round}: {e}"));
+        lat.push(t0.elapsed().as_micros() as u32);
+        round += 1;
+    }
+    lat
+}
+
+/// `count` times: connect, one 64 B round trip, close.
+async fn connect_worker(addr: SocketAddr, worker: usize, count: usize) -> Vec<u32> {
+    let mut lat = Vec::with_capacity(count);
+    let mut back = [0u8; 64];
+    for i in 0..count {
+        let t0 = Instant::now();
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let msg = message(worker, i as u64, 64);
+        round_trip(&mut stream, &msg, &mut back)
+            .await
+            .unwrap_or_else(|e| panic!("worker {worker}, connection {i}: {e}"));
+        drop(stream);
+        lat.push(t0.elapsed().as_micros() as u32);
+    }
+    lat
+}
+
+fn pct(sorted: &[u32], p: f64) -> u32 {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: loadgen ADDR (echo CONNS SIZE SECONDS | connect WORKERS COUNT)";
+    let addr: SocketAddr = args.get(1).and_then(|a| a.parse().ok()).expect(usage);
+    let num = |i: usize| -> usize { args.get(i).and_then(|a| a.parse().ok()).expect(usage) };
+    let start = Instant::now();
+    let tasks: Vec<_> = match args.get(2).map(String::as_str) {
+        Some("echo") => {
+            let (conns, size, secs) = (num(3), num(4), num(5));
+            let until = start + Duration::from_secs(secs as u64);
+            (0..conns)
+                .map(|c| tokio::spawn(echo_conn(addr, c, size, until)))
+                .collect()
+        }
+        Some("connect") => {
+            let (workers, count) = (num(3), num(4));
+            (0..workers)
+                .map(|w| tokio::spawn(connect_worker(addr, w, count / workers)))
+                .collect()
+        }
+        _ => panic!("{usage}"),
+    };
+    let mut lat = Vec::new();
+    // Fairness: the fewest and most round trips one connection made.
+    let (mut fewest, mut most) = (usize::MAX, 0);
+    // The worst first round trip of a connection (it includes being
+    // accepted) and the worst of the others.
+    let (mut first_max, mut rest_max) = (0, 0);
+    for t in tasks {
+        let one = t.await.expect("a client failed");
+        fewest = fewest.min(one.len());
+        most = most.max(one.len());
+        first_max = first_max.max(one.first().copied().unwrap_or(0));
+        rest_max = rest_max.max(one.iter().skip(1).copied().max().unwrap_or(0));
+        lat.extend(one);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    assert!(!lat.is_empty(), "no round trip completed");
+    println!(
+        "{{\"round_trips\": {}, \"seconds\": {secs:.6}, \"per_s\": {:.1}, \"p50_us\": {}, \"p99_us\": {}, \"max_us\": {}, \"fewest_per_conn\": {fewest}, \"most_per_conn\": {most}, \"first_max_us\": {first_max}, \"rest_max_us\": {rest_max}}}",
+        lat.len(),
+        lat.len() as f64 / secs,
+        pct(&lat, 0.50),
+        pct(&lat, 0.99),
+        lat[lat.len() - 1]
+    );
+}
