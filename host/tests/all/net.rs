@@ -1,14 +1,11 @@
 //! Streams over TCP (`wasi:sockets` with `--allow-net` / `--allow-listen`),
 //! through the real `aio` command, on loopback only.
 
-use crate::util::{aio, scratch_dir};
+use crate::util::{LOOPBACK, aio, scratch_dir, start_guest_server};
 use std::time::Duration;
 use test_artifacts::*;
 
 check_suite!(net);
-
-/// What a loopback test needs: listen on any free port, connect to any.
-const LOOPBACK: [&str; 2] = ["--allow-listen=127.0.0.1:0", "--allow-net=127.0.0.1:*"];
 
 fn run_loopback(program: &str) -> crate::util::Aio {
     aio(&["run", LOOPBACK[0], LOOPBACK[1], program]).within(Duration::from_secs(30))
@@ -113,23 +110,10 @@ fn bad_net_grants_are_usage_errors() {
 fn net_robust() {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::TcpStream;
-    use std::process::{Command, Stdio};
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
-        .args(["run", "--timeout=60s", LOOPBACK[0], LOOPBACK[1], NET_ROBUST])
-        .env("AIO_CACHE_DIR", crate::util::cache_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn aio");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_owned();
+    let mut server = start_guest_server("60s", NET_ROBUST);
+    let addr = server.addr.clone();
+    let (child, out) = (&mut server.child, &mut server.out);
     let connect = || {
         let s = TcpStream::connect(&addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -204,16 +188,6 @@ fn net_robust() {
     );
 }
 
-/// Kills and reaps a child process when the test ends, even by a panic.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// What one of the thousand clients saw.
 struct ClientTimes {
     connect: Duration,
@@ -277,36 +251,14 @@ async fn thousand_client(
 /// 150.
 #[test]
 fn net_thousand() {
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::process::{Command, Stdio};
+    use std::io::{Read, Write};
     const CLIENTS: usize = 1000;
     const ROUND_TRIPS: usize = 5;
     const BUSY: Duration = Duration::from_secs(2);
 
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_aio"))
-            .args([
-                "run",
-                "--timeout=120s",
-                LOOPBACK[0],
-                LOOPBACK[1],
-                NET_THOUSAND,
-            ])
-            .env("AIO_CACHE_DIR", crate::util::cache_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn aio"),
-    );
-    let mut out = BufReader::new(child.0.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let addr: std::net::SocketAddr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .parse()
-        .unwrap();
+    let mut server = start_guest_server("120s", NET_THOUSAND);
+    let addr: std::net::SocketAddr = server.addr.parse().unwrap();
+    let (child, out) = (&mut server.child, &mut server.out);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -362,10 +314,9 @@ fn net_thousand() {
     drop(quit);
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
-    let status = child.0.wait().unwrap();
+    let status = child.wait().unwrap();
     let mut err = String::new();
     child
-        .0
         .stderr
         .take()
         .unwrap()

@@ -1,17 +1,13 @@
 //! Transports and protocols (TCP and UDP) through the real `aio` command,
 //! on loopback only.
 
-use crate::util::{aio, cache_dir, scratch_dir};
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::util::{LOOPBACK, aio, scratch_dir, start_guest_server};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 use test_artifacts::*;
 
 check_suite!(transports);
-
-/// What a loopback test needs: listen on any free port, connect to any.
-const LOOPBACK: [&str; 2] = ["--allow-listen=127.0.0.1:0", "--allow-net=127.0.0.1:*"];
 
 fn run_loopback(program: &str) -> crate::util::Aio {
     aio(&["run", "--timeout=60s", LOOPBACK[0], LOOPBACK[1], program])
@@ -42,27 +38,9 @@ fn reset(s: TcpStream) {
 /// with a real client that half-closes, one that resets, and a local abort.
 #[test]
 fn transports_call_order() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
-        .args([
-            "run",
-            "--timeout=60s",
-            LOOPBACK[0],
-            LOOPBACK[1],
-            TRANSPORTS_CALL_ORDER,
-        ])
-        .env("AIO_CACHE_DIR", cache_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn aio");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_owned();
+    let mut server = start_guest_server("60s", TRANSPORTS_CALL_ORDER);
+    let addr = server.addr.clone();
+    let (child, out) = (&mut server.child, &mut server.out);
     let connect = || {
         let s = TcpStream::connect(&addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

@@ -8,6 +8,55 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// Grants for a loopback test: listen on any free port, connect to any.
+pub const LOOPBACK: [&str; 2] = ["--allow-listen=127.0.0.1:0", "--allow-net=127.0.0.1:*"];
+
+/// A guest server run by the real `aio` command with [`LOOPBACK`] grants;
+/// its first line is `listening on ADDR`. The process is killed and reaped
+/// when this is dropped, even by a failing test.
+pub struct GuestServer {
+    pub child: std::process::Child,
+    /// The rest of its stdout.
+    pub out: std::io::BufReader<std::process::ChildStdout>,
+    /// The address it said it listens on.
+    pub addr: String,
+}
+
+/// Starts `program` under `aio run --timeout=<timeout>` with [`LOOPBACK`]
+/// grants and waits for its `listening on ADDR` line.
+pub fn start_guest_server(timeout: &str, program: &str) -> GuestServer {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
+        .args([
+            "run",
+            &format!("--timeout={timeout}"),
+            LOOPBACK[0],
+            LOOPBACK[1],
+            program,
+        ])
+        .env("AIO_CACHE_DIR", cache_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn aio");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("read the first line");
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    GuestServer { child, out, addr }
+}
+
+impl Drop for GuestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// How long any single test run may take before it counts as hung.
 pub const HANG: Duration = Duration::from_secs(60);
 
