@@ -199,3 +199,298 @@ pub(crate) fn block_on<F: Future>(future: F) -> Option<F::Output> {
         Poll::Pending => None,
     }
 }
+
+// ---- A native stand-in for the component runtime ----
+//
+// Why this exists: the loop's event drain (`runtime::run::Drain`) only
+// matters under the component runtime's delivery rule: one host event per
+// callback, lowest handle first, and after a root future that woke itself
+// and returned `Pending`, the next ready event at once (or a `yield` to
+// the host when none is left). Natively nothing delivers events that way,
+// so without this the drain was covered only by a host test
+// (`net_thousand`). `HostSim` plays that runtime on a virtual clock, with
+// "sockets" that are just handle numbers, so guest/tests/drain.rs can run a
+// real `RunLoop` under it. Not API: hidden, and only for this crate's tests.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::runtime::run::Park;
+use crate::runtime::task::Awaiting;
+
+/// The waitable of the loop's timer (lower than every socket handle).
+const SIM_TIMER: u32 = 0;
+
+/// Not API (see the comment above): a simulated component runtime that
+/// runs a loop and delivers "socket" events one per callback, lowest
+/// handle first, as wasmtime does.
+#[doc(hidden)]
+#[derive(Clone, Default)]
+pub struct HostSim {
+    inner: Rc<SimInner>,
+}
+
+#[derive(Default)]
+struct SimInner {
+    /// Handles some task awaits (joined to the waitable set): its waker,
+    /// and whether the event has been delivered.
+    joined: RefCell<BTreeMap<u32, (Waker, bool)>>,
+    /// Events the host holds (seen at a host turn), per handle.
+    events: RefCell<BTreeMap<u32, u32>>,
+    /// Sent during the current callback: the host sees them at its turn.
+    sent: RefCell<Vec<u32>>,
+    /// The loop's one timer wait: its deadline and the waker to wake.
+    timer: RefCell<Option<(u64, Waker)>>,
+    stats: Cell<SimStats>,
+}
+
+/// Not API: what a [`HostSim`] run did.
+#[doc(hidden)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SimStats {
+    /// Callbacks into the guest (one host event, or none, each).
+    pub callbacks: u64,
+    /// Callbacks that ended in a `yield` (the guest woke itself).
+    pub yields: u64,
+    /// Socket events delivered.
+    pub delivered: u64,
+    /// Host turns the loop asked for while busy (`Park::should_yield`).
+    pub busy_turns: u64,
+}
+
+impl std::fmt::Debug for HostSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostSim")
+            .field("stats", &self.inner.stats.get())
+            .finish()
+    }
+}
+
+/// The root waker: records that the root future was woken (wit-bindgen's
+/// `sleep_state`).
+#[derive(Default)]
+struct Woken(AtomicBool);
+
+impl std::task::Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How the loop parks under a [`HostSim`]: `HostPark`'s rules, with the
+/// drain switchable.
+struct SimPark {
+    sim: Rc<SimInner>,
+    drain: bool,
+    last_yield: u64,
+}
+
+/// `HostPark`'s pacing of host turns while busy.
+const SIM_HOST_TURN_NS: u64 = 2_000_000;
+
+impl Park for SimPark {
+    fn park(&mut self, lp: &LoopInner, deadline: Option<u64>, cx: &mut Context<'_>) -> Poll<()> {
+        match deadline {
+            Some(d) if d <= lp.clock.now() => Poll::Ready(()),
+            Some(d) => {
+                *self.sim.timer.borrow_mut() = Some((d, cx.waker().clone()));
+                Poll::Pending
+            }
+            None => {
+                *self.sim.timer.borrow_mut() = None;
+                Poll::Pending
+            }
+        }
+    }
+
+    fn drains(&self) -> bool {
+        self.drain
+    }
+
+    fn should_yield(&mut self, now: u64) -> bool {
+        if now.saturating_sub(self.last_yield) >= SIM_HOST_TURN_NS {
+            self.last_yield = now;
+            let mut stats = self.sim.stats.get();
+            stats.busy_turns += 1;
+            self.sim.stats.set(stats);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl HostSim {
+    /// Waits for the host to deliver an event on `handle` (at least 1): a
+    /// socket read completing. Cancellable like any SDK awaitable.
+    pub fn event(&self, handle: u32) -> impl Future<Output = Result<()>> + use<> {
+        assert!(handle > SIM_TIMER, "HostSim: handles start at 1");
+        SimEvent {
+            sim: self.inner.clone(),
+            handle,
+        }
+    }
+
+    /// The peer sends on `handle`: the host sees it at its next turn (when
+    /// the current callback returns).
+    pub fn send(&self, handle: u32) {
+        self.inner.sent.borrow_mut().push(handle);
+    }
+
+    /// The guest spends `d` of virtual time computing (the clock moves by
+    /// it at once).
+    pub fn spend(&self, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let lp = crate::runtime::try_current_loop().expect("HostSim::spend outside the loop");
+        lp.clock.advance_to(lp.clock.now().saturating_add(ns));
+    }
+
+    /// What the last run did.
+    pub fn stats(&self) -> SimStats {
+        self.inner.stats.get()
+    }
+
+    /// Runs `main` as `Runner::run` does, with this simulated runtime
+    /// calling the guest: `drain` says whether the loop may drain events
+    /// (`HostPark` does). A host turn takes `turn` of virtual time. Panics
+    /// on a deadlock or after `max_callbacks` callbacks.
+    pub fn run<F, T>(
+        &self,
+        runner: &Runner,
+        drain: bool,
+        turn: Duration,
+        max_callbacks: u64,
+        main: F,
+    ) -> Result<T>
+    where
+        F: Future<Output = Result<T>> + 'static,
+        T: 'static,
+    {
+        let sim = &self.inner;
+        sim.stats.set(SimStats::default());
+        let lp = runner.make_loop(Clock::Virtual(Default::default()));
+        let park = SimPark {
+            sim: sim.clone(),
+            drain,
+            last_yield: 0,
+        };
+        let woken = Arc::new(Woken::default());
+        let waker = Waker::from(woken.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut root = pin!(RunLoop::new(lp.clone(), main, park));
+        let turn = u64::try_from(turn.as_nanos()).unwrap_or(u64::MAX);
+        let mut event = None; // the first callback has no event
+        for _ in 0..max_callbacks {
+            // One callback (wit-bindgen's `TaskState::callback`).
+            if let Some(h) = event {
+                self.deliver(h);
+            }
+            let yielded = loop {
+                woken.0.store(false, Ordering::Relaxed);
+                if let Poll::Ready(result) = root.as_mut().poll(&mut cx) {
+                    return result;
+                }
+                if !woken.0.load(Ordering::Relaxed) {
+                    break false; // waits
+                }
+                match self.next_ready(lp.clock.now()) {
+                    Some(h) => self.deliver(h),
+                    None => break true, // yields
+                }
+            };
+            let mut stats = sim.stats.get();
+            stats.callbacks += 1;
+            stats.yields += u64::from(yielded);
+            sim.stats.set(stats);
+            // The host's turn: time passes, what peers sent arrives.
+            lp.clock.advance_to(lp.clock.now() + turn);
+            for h in sim.sent.borrow_mut().drain(..) {
+                *sim.events.borrow_mut().entry(h).or_default() += 1;
+            }
+            event = self.next_ready(lp.clock.now());
+            if event.is_none() && !yielded {
+                // The guest waits and no socket is ready: only its timer
+                // can wake it.
+                let deadline = sim.timer.borrow().as_ref().map(|(d, _)| *d);
+                let d = deadline.expect("HostSim: deadlock: the guest waits for nothing");
+                lp.clock.advance_to(d);
+                event = Some(SIM_TIMER);
+            }
+        }
+        panic!("HostSim: the program did not finish within {max_callbacks} callbacks");
+    }
+
+    /// The event the host delivers next: the lowest ready handle.
+    fn next_ready(&self, now: u64) -> Option<u32> {
+        let sim = &self.inner;
+        if matches!(&*sim.timer.borrow(), Some((d, _)) if *d <= now) {
+            return Some(SIM_TIMER);
+        }
+        let events = sim.events.borrow();
+        sim.joined
+            .borrow()
+            .iter()
+            .find(|(h, (_, delivered))| !delivered && events.get(h).is_some_and(|n| *n > 0))
+            .map(|(h, _)| *h)
+    }
+
+    fn deliver(&self, h: u32) {
+        let sim = &self.inner;
+        if h == SIM_TIMER {
+            if let Some((_, w)) = sim.timer.borrow_mut().take() {
+                w.wake();
+            }
+            return;
+        }
+        *sim.events.borrow_mut().get_mut(&h).expect("an event") -= 1;
+        let waker = {
+            let mut joined = sim.joined.borrow_mut();
+            let (waker, delivered) = joined.get_mut(&h).expect("a joined handle");
+            *delivered = true;
+            waker.clone()
+        };
+        let mut stats = sim.stats.get();
+        stats.delivered += 1;
+        sim.stats.set(stats);
+        waker.wake();
+    }
+}
+
+/// [`HostSim::event`]'s future (one at a time per handle); dropped, it
+/// leaves the waitable set.
+struct SimEvent {
+    sim: Rc<SimInner>,
+    handle: u32,
+}
+
+impl Future for SimEvent {
+    type Output = Result<()>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if let Some(e) = crate::runtime::take_cancel() {
+            self.sim.joined.borrow_mut().remove(&self.handle);
+            return Poll::Ready(Err(e));
+        }
+        let mut joined = self.sim.joined.borrow_mut();
+        if let Some((_, true)) = joined.get(&self.handle) {
+            joined.remove(&self.handle);
+            return Poll::Ready(Ok(()));
+        }
+        joined.insert(self.handle, (cx.waker().clone(), false));
+        crate::runtime::set_awaiting(Awaiting::Io {
+            what: "HostSim event",
+        });
+        Poll::Pending
+    }
+}
+
+impl Drop for SimEvent {
+    fn drop(&mut self) {
+        self.sim.joined.borrow_mut().remove(&self.handle);
+    }
+}
