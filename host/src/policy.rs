@@ -20,7 +20,7 @@
 //! use or refusal, naming the grant that would allow it.
 
 use crate::audit::CapabilityUse;
-use crate::net::{NetGrant, NetPolicy, NetRule, NetRuleError};
+use crate::net::{NetAccess, NetGrant, NetRule, NetRuleError};
 use crate::process::RunGrant;
 use std::fmt;
 use std::sync::Arc;
@@ -250,23 +250,24 @@ impl Grants {
         }
     }
 
-    /// Opens TCP and UDP with every address checked by [`NetPolicy`] (and
-    /// audited), and name lookup when there is a connect grant.
+    /// Opens wasmtime-wasi's UDP with every address checked (and audited),
+    /// and name lookup when there is a connect grant. (TCP is the host's
+    /// own: see [`Grants::net_access`].)
     fn open_network(&self, builder: &mut WasiCtxBuilder) {
-        let policy = NetPolicy::new(self.net.clone());
-        let audit = self.audit.clone();
+        let access = NetAccess::new(self.net.clone(), self.audit.clone());
         builder
-            .allow_tcp(true)
             .allow_udp(true)
-            .allow_ip_name_lookup(policy.grant().allows_name_lookup())
+            .allow_ip_name_lookup(access.grant().allows_name_lookup())
             .socket_addr_check(move |addr, use_| {
-                let verdict = policy.check(addr, use_);
-                if let (Some(hook), Some(used)) = (&audit, verdict.audit) {
-                    hook(&AuditEvent::Capability(used));
-                }
-                let allowed = verdict.allowed;
+                let allowed = access.allows(addr, use_);
                 Box::pin(async move { allowed })
             });
+    }
+
+    /// The network access of one run (for the host's TCP): `None` when
+    /// nothing is granted.
+    pub(crate) fn net_access(&self) -> Option<NetAccess> {
+        (!self.net.is_empty()).then(|| NetAccess::new(self.net.clone(), self.audit.clone()))
     }
 
     /// The variables the guest sees, given the host's (UTF-8) environment.

@@ -28,6 +28,8 @@ use crate::cache::{self, CacheSetting, CompileCache, LoadedFrom};
 use crate::error::{Error, ErrorKind, one_line};
 use crate::inspect::Inspection;
 use crate::limits::{CpuMeter, EpochTicker, Limits, MemoryLimiter};
+use crate::net::NetAccess;
+use crate::net::wasi::{NetView, SocketsView};
 use crate::outcome::{Ended, LimitsHit, Outcome, classify_ending};
 use crate::policy::Grants;
 use crate::process::{Children, ProcessCtx, ProcessView, Processes, child::ChildrenGuard};
@@ -38,6 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::sockets::WasiSocketsCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// Loads guest components and runs them. Create one per process (it owns a
@@ -84,8 +87,14 @@ impl RuntimeBuilder {
         // exit); the asyncio SDK imports WASI 0.3.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::host("cannot link WASI 0.2", &e))?;
-        wasmtime_wasi::p3::add_to_linker(&mut linker)
-            .map_err(|e| Error::host("cannot link WASI 0.3", &e))?;
+        // WASI 0.3 as wasmtime-wasi's `p3::add_to_linker` does, but with the
+        // host's own TCP sockets (crate::net::wasi).
+        let p3 = |e: wasmtime::Error| Error::host("cannot link WASI 0.3", &e);
+        wasmtime_wasi::p3::cli::add_to_linker(&mut linker).map_err(p3)?;
+        wasmtime_wasi::p3::clocks::add_to_linker(&mut linker).map_err(p3)?;
+        wasmtime_wasi::p3::filesystem::add_to_linker(&mut linker).map_err(p3)?;
+        wasmtime_wasi::p3::random::add_to_linker(&mut linker).map_err(p3)?;
+        crate::net::wasi::add_to_linker(&mut linker).map_err(p3)?;
         crate::bindings::aio::host::process::add_to_linker::<_, Processes>(
             &mut linker,
             RunState::process,
@@ -381,6 +390,7 @@ impl Program {
         let children = ChildrenGuard(Children::new(limits.children_limit()));
         let state = RunState {
             wasi: wasi.build(),
+            net: grants.net_access(),
             process: ProcessCtx::new(grants, children.0.clone()),
             signals: run_signals.clone(),
             table,
@@ -502,6 +512,8 @@ const CHILD_REAP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(
 /// The data of one run's store.
 pub(crate) struct RunState {
     wasi: WasiCtx,
+    /// The host's TCP sockets' grants (`None`: no network).
+    net: Option<NetAccess>,
     process: ProcessCtx,
     signals: Arc<RunSignals>,
     table: ResourceTable,
@@ -521,6 +533,18 @@ impl RunState {
 impl RunState {
     fn signals(&mut self) -> SignalsView<'_> {
         SignalsView(&self.signals)
+    }
+}
+
+impl NetView for RunState {
+    fn net_sockets(&mut self) -> SocketsView<'_> {
+        SocketsView {
+            net: self.net.as_ref(),
+            wasi: WasiSocketsCtxView {
+                ctx: self.wasi.sockets(),
+                table: &mut self.table,
+            },
+        }
     }
 }
 

@@ -1,9 +1,11 @@
-//! Which addresses a guest may reach (`--allow-net`) and listen on
-//! (`--allow-listen`): the policy behind wasmtime-wasi's WASI 0.3 sockets.
+//! The guest's network: which addresses it may reach (`--allow-net`) and
+//! listen on (`--allow-listen`), and the WASI 0.3 sockets behind them.
 //!
-//! wasmtime-wasi implements TCP, UDP and name lookup; the host only decides.
-//! [`NetGrant`] holds the two lists of [`NetRule`]s and answers each
-//! `socket_addr_check` wasmtime-wasi makes:
+//! TCP is the host's own (`tcp`, linked by `wasi`: one `recv` per message,
+//! batched accepts); UDP and name lookup are wasmtime-wasi's. [`NetGrant`]
+//! holds the two lists of [`NetRule`]s and answers each use of an address,
+//! from the host's TCP directly and from wasmtime-wasi through its
+//! `socket_addr_check`:
 //!
 //! | socket use | grant | audit capability |
 //! |---|---|---|
@@ -32,10 +34,13 @@
 //! ```
 
 mod rule;
+mod tcp;
+pub(crate) mod wasi;
 
 pub use rule::{NetRule, NetRuleError};
 
 use crate::audit::CapabilityUse;
+use crate::policy::{AuditEvent, AuditHook};
 use rule::spec_of;
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -205,6 +210,36 @@ impl NetPolicy {
 
     fn peers(&self) -> std::sync::MutexGuard<'_, Peers> {
         self.udp_peers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A run's network access: its policy and where decisions are audited.
+/// Cheap to clone (every socket holds one).
+#[derive(Clone)]
+pub(crate) struct NetAccess {
+    policy: NetPolicy,
+    audit: Option<AuditHook>,
+}
+
+impl NetAccess {
+    pub(crate) fn new(grant: NetGrant, audit: Option<AuditHook>) -> NetAccess {
+        NetAccess {
+            policy: NetPolicy::new(grant),
+            audit,
+        }
+    }
+
+    pub(crate) fn grant(&self) -> &NetGrant {
+        self.policy.grant()
+    }
+
+    /// Decides one use of an address, and audits the decision.
+    pub(crate) fn allows(&self, addr: SocketAddr, use_: SocketAddrUse) -> bool {
+        let verdict = self.policy.check(addr, use_);
+        if let (Some(hook), Some(used)) = (&self.audit, verdict.audit) {
+            hook(&AuditEvent::Capability(used));
+        }
+        verdict.allowed
     }
 }
 

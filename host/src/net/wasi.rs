@@ -1,0 +1,529 @@
+//! `wasi:sockets/types@0.3.0` for guests: TCP from [`super::tcp`], UDP
+//! from wasmtime-wasi.
+//!
+//! wasmtime-wasi generates the interface's host traits and its
+//! `add_to_linker`; this module implements those traits with its own
+//! marker type, [`Sockets`], so the guest-facing interface is exactly the
+//! standard one. The UDP methods forward to wasmtime-wasi's own
+//! implementation.
+//!
+//! The generated traits name wasmtime-wasi's `TcpSocket` as the resource
+//! type. The resource table holds our [`TcpSocket`] under the same handle
+//! instead: a handle is only an index, and every lookup goes through
+//! [`tcp`]/[`tcp_mut`], which ask the table for our type (the table checks
+//! the type of every entry, so a mix-up is an error, never a wrong cast).
+
+use super::NetAccess;
+use super::tcp::{
+    ACCEPT_BATCH, ListenProducer, ReceiveProducer, Received, ResultRx, SendConsumer, Sent,
+    TcpResult, TcpSocket,
+};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use wasmtime::StoreContextMut;
+use wasmtime::component::{
+    Access, Accessor, Destination, FutureReader, HasData, Resource, ResourceTable, Source,
+    StreamConsumer, StreamProducer, StreamReader, StreamResult, VecBuffer,
+};
+use wasmtime_wasi::p3::bindings::sockets::types::{
+    self, Duration, ErrorCode, HostTcpSocket, HostTcpSocketWithStore, HostUdpSocket,
+    HostUdpSocketWithStore, IpAddressFamily, IpSocketAddress,
+};
+use wasmtime_wasi::p3::sockets::{SocketError, SocketResult};
+use wasmtime_wasi::sockets::{
+    TcpSocket as WasiTcp, UdpSocket, WasiSockets, WasiSocketsCtxView, WasiSocketsView,
+};
+
+/// Read buffer for a host-side reader of a receive stream (the guest's
+/// own buffer is used when the guest reads).
+const HOST_READ_CAPACITY: usize = 64 << 10;
+
+/// The marker type the interface is implemented for.
+pub(crate) struct Sockets;
+
+impl HasData for Sockets {
+    type Data<'a> = SocketsView<'a>;
+}
+
+/// What the socket functions reach in a store: the run's network access
+/// (`None`: no grant, no TCP) and wasmtime-wasi's socket context and table.
+pub(crate) struct SocketsView<'a> {
+    pub(crate) net: Option<&'a NetAccess>,
+    pub(crate) wasi: WasiSocketsCtxView<'a>,
+}
+
+/// Store data that can host guest sockets.
+pub(crate) trait NetView: WasiSocketsView + Send + 'static {
+    fn net_sockets(&mut self) -> SocketsView<'_>;
+}
+
+/// Adds `wasi:sockets/types` and `wasi:sockets/ip-name-lookup` to `linker`.
+pub(crate) fn add_to_linker<T: NetView>(
+    linker: &mut wasmtime::component::Linker<T>,
+) -> wasmtime::Result<()> {
+    types::add_to_linker::<T, Sockets>(linker, T::net_sockets)?;
+    wasmtime_wasi::p3::bindings::sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(
+        linker,
+        T::sockets,
+    )
+}
+
+fn as_ours(socket: &Resource<WasiTcp>) -> Resource<TcpSocket> {
+    Resource::new_borrow(socket.rep())
+}
+
+fn as_guests(socket: Resource<TcpSocket>) -> Resource<WasiTcp> {
+    Resource::new_own(socket.rep())
+}
+
+fn missing(e: impl Into<wasmtime::Error>) -> SocketError {
+    SocketError::trap(e)
+}
+
+fn tcp<'t>(table: &'t ResourceTable, socket: &Resource<WasiTcp>) -> SocketResult<&'t TcpSocket> {
+    table.get(&as_ours(socket)).map_err(missing)
+}
+
+fn tcp_mut<'t>(
+    table: &'t mut ResourceTable,
+    socket: &Resource<WasiTcp>,
+) -> SocketResult<&'t mut TcpSocket> {
+    tcp_entry(table, socket).map_err(missing)
+}
+
+/// As [`tcp_mut`], for functions whose only error is a trap.
+fn tcp_entry<'t>(
+    table: &'t mut ResourceTable,
+    socket: &Resource<WasiTcp>,
+) -> wasmtime::Result<&'t mut TcpSocket> {
+    Ok(table.get_mut(&as_ours(socket))?)
+}
+
+fn push(table: &mut ResourceTable, socket: TcpSocket) -> wasmtime::Result<Resource<WasiTcp>> {
+    Ok(as_guests(table.push(socket)?))
+}
+
+fn io<T>(r: TcpResult<T>) -> SocketResult<T> {
+    r.map_err(SocketError::from)
+}
+
+impl types::Host for SocketsView<'_> {
+    fn convert_error_code(&mut self, error: SocketError) -> wasmtime::Result<ErrorCode> {
+        error.downcast()
+    }
+}
+
+impl SocketsView<'_> {
+    fn tcp(&mut self, socket: &Resource<WasiTcp>) -> SocketResult<&mut TcpSocket> {
+        tcp_mut(self.wasi.table, socket)
+    }
+}
+
+impl HostTcpSocket for SocketsView<'_> {
+    async fn bind(
+        &mut self,
+        socket: Resource<WasiTcp>,
+        local_address: IpSocketAddress,
+    ) -> SocketResult<()> {
+        io(self.tcp(&socket)?.bind(SocketAddr::from(local_address)))
+    }
+
+    fn create(&mut self, address_family: IpAddressFamily) -> SocketResult<Resource<WasiTcp>> {
+        let Some(net) = self.net else {
+            return Err(wasmtime_wasi::sockets::ErrorCode::AccessDenied.into());
+        };
+        let socket = io(TcpSocket::new(net.clone(), address_family))?;
+        push(self.wasi.table, socket).map_err(missing)
+    }
+
+    fn get_local_address(&mut self, socket: Resource<WasiTcp>) -> SocketResult<IpSocketAddress> {
+        io(self.tcp(&socket)?.local_address()).map(Into::into)
+    }
+
+    fn get_remote_address(&mut self, socket: Resource<WasiTcp>) -> SocketResult<IpSocketAddress> {
+        io(self.tcp(&socket)?.remote_address()).map(Into::into)
+    }
+
+    fn get_is_listening(&mut self, socket: Resource<WasiTcp>) -> wasmtime::Result<bool> {
+        Ok(tcp(self.wasi.table, &socket)?.is_listening())
+    }
+
+    fn get_address_family(
+        &mut self,
+        socket: Resource<WasiTcp>,
+    ) -> wasmtime::Result<IpAddressFamily> {
+        Ok(tcp(self.wasi.table, &socket)?.family())
+    }
+
+    fn set_listen_backlog_size(
+        &mut self,
+        socket: Resource<WasiTcp>,
+        value: u64,
+    ) -> SocketResult<()> {
+        io(self.tcp(&socket)?.set_listen_backlog_size(value))
+    }
+
+    fn get_keep_alive_enabled(&mut self, socket: Resource<WasiTcp>) -> SocketResult<bool> {
+        io(self.tcp(&socket)?.keep_alive_enabled())
+    }
+
+    fn set_keep_alive_enabled(
+        &mut self,
+        socket: Resource<WasiTcp>,
+        value: bool,
+    ) -> SocketResult<()> {
+        io(self.tcp(&socket)?.set_keep_alive_enabled(value))
+    }
+
+    fn get_keep_alive_idle_time(&mut self, socket: Resource<WasiTcp>) -> SocketResult<Duration> {
+        io(self.tcp(&socket)?.keep_alive_idle_time())
+    }
+
+    fn set_keep_alive_idle_time(
+        &mut self,
+        socket: Resource<WasiTcp>,
+        value: Duration,
+    ) -> SocketResult<()> {
+        io(self.tcp(&socket)?.set_keep_alive_idle_time(value))
+    }
+
+    fn get_keep_alive_interval(&mut self, socket: Resource<WasiTcp>) -> SocketResult<Duration> {
+        io(self.tcp(&socket)?.keep_alive_interval())
+    }
+
+    fn set_keep_alive_interval(
+        &mut self,
+        socket: Resource<WasiTcp>,
+        value: Duration,
+    ) -> SocketResult<()> {
+        io(self.tcp(&socket)?.set_keep_alive_interval(value))
+    }
+
+    fn get_keep_alive_count(&mut self, socket: Resource<WasiTcp>) -> SocketResult<u32> {
+        io(self.tcp(&socket)?.keep_alive_count())
+    }
+
+    fn set_keep_alive_count(&mut self, socket: Resource<WasiTcp>, value: u32) -> SocketResult<()> {
+        io(self.tcp(&socket)?.set_keep_alive_count(value))
+    }
+
+    fn get_hop_limit(&mut self, socket: Resource<WasiTcp>) -> SocketResult<u8> {
+        io(self.tcp(&socket)?.hop_limit())
+    }
+
+    fn set_hop_limit(&mut self, socket: Resource<WasiTcp>, value: u8) -> SocketResult<()> {
+        io(self.tcp(&socket)?.set_hop_limit(value))
+    }
+
+    fn get_receive_buffer_size(&mut self, socket: Resource<WasiTcp>) -> SocketResult<u64> {
+        io(self.tcp(&socket)?.receive_buffer_size())
+    }
+
+    fn set_receive_buffer_size(
+        &mut self,
+        socket: Resource<WasiTcp>,
+        value: u64,
+    ) -> SocketResult<()> {
+        io(self.tcp(&socket)?.set_receive_buffer_size(value))
+    }
+
+    fn get_send_buffer_size(&mut self, socket: Resource<WasiTcp>) -> SocketResult<u64> {
+        io(self.tcp(&socket)?.send_buffer_size())
+    }
+
+    fn set_send_buffer_size(&mut self, socket: Resource<WasiTcp>, value: u64) -> SocketResult<()> {
+        io(self.tcp(&socket)?.set_send_buffer_size(value))
+    }
+
+    fn drop(&mut self, socket: Resource<WasiTcp>) -> wasmtime::Result<()> {
+        let ours: Resource<TcpSocket> = Resource::new_own(socket.rep());
+        self.wasi.table.delete(ours)?;
+        Ok(())
+    }
+}
+
+impl<T: NetView> HostTcpSocketWithStore<T> for Sockets {
+    async fn connect(
+        store: &Accessor<T, Self>,
+        socket: Resource<WasiTcp>,
+        remote_address: IpSocketAddress,
+    ) -> SocketResult<()> {
+        let addr = SocketAddr::from(remote_address);
+        store.with(|mut s| io(tcp_mut(s.get().wasi.table, &socket)?.start_connect(addr)))?;
+        std::future::poll_fn(|cx| {
+            store.with(|mut s| match tcp_mut(s.get().wasi.table, &socket) {
+                Ok(sock) => sock.poll_connect(cx).map(io),
+                Err(e) => Poll::Ready(Err(e)),
+            })
+        })
+        .await
+    }
+
+    async fn listen(
+        mut store: Access<'_, T, Self>,
+        socket: Resource<WasiTcp>,
+    ) -> SocketResult<StreamReader<Resource<WasiTcp>>> {
+        let getter = store.getter();
+        let producer = io(tcp_mut(store.get().wasi.table, &socket)?.listen())?;
+        StreamReader::new(&mut store, Accepts { producer, getter }).map_err(missing)
+    }
+
+    fn send(
+        mut store: Access<'_, T, Self>,
+        socket: Resource<WasiTcp>,
+        mut data: StreamReader<u8>,
+    ) -> wasmtime::Result<FutureReader<Result<(), ErrorCode>>> {
+        match tcp_entry(store.get().wasi.table, &socket)?.take_send() {
+            Ok((consumer, result)) => {
+                data.pipe(&mut store, SendHalf(consumer))?;
+                FutureReader::new(&mut store, result)
+            }
+            Err(e) => {
+                data.close(&mut store)?;
+                let e = ErrorCode::from(e);
+                FutureReader::new(&mut store, async move { wasmtime::error::Ok(Err(e)) })
+            }
+        }
+    }
+
+    fn receive(
+        mut store: Access<'_, T, Self>,
+        socket: Resource<WasiTcp>,
+    ) -> wasmtime::Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>)> {
+        let taken: TcpResult<(ReceiveProducer, ResultRx)> =
+            tcp_entry(store.get().wasi.table, &socket)?.take_receive();
+        match taken {
+            Ok((producer, result)) => Ok((
+                StreamReader::new(&mut store, ReceiveHalf(producer))?,
+                FutureReader::new(&mut store, result)?,
+            )),
+            Err(e) => Ok((
+                StreamReader::new(&mut store, std::iter::empty())?,
+                FutureReader::new(&mut store, async move {
+                    wasmtime::error::Ok(Err(ErrorCode::from(e)))
+                })?,
+            )),
+        }
+    }
+}
+
+/// A listening socket's clients as a `stream<tcp-socket>`.
+struct Accepts<T: 'static> {
+    producer: ListenProducer,
+    getter: for<'a> fn(&'a mut T) -> SocketsView<'a>,
+}
+
+impl<T: 'static> StreamProducer<T> for Accepts<T> {
+    type Item = Resource<WasiTcp>;
+    type Buffer = VecBuffer<Resource<WasiTcp>>;
+
+    fn poll_produce<'a>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut store: StoreContextMut<'a, T>,
+        mut dst: Destination<'a, Self::Item, Self::Buffer>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        let room = dst.remaining(&mut store);
+        if room == Some(0) {
+            // A zero-length read asks whether a client is waiting.
+            return match self.producer.poll_ready(cx) {
+                Poll::Ready(()) => Poll::Ready(Ok(StreamResult::Completed)),
+                Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        let want = room.unwrap_or(1).min(ACCEPT_BATCH);
+        let mut clients = Vec::new();
+        while clients.len() < want {
+            match self.producer.poll_accept(cx) {
+                Poll::Ready(client) => {
+                    let table = (self.getter)(store.data_mut()).wasi.table;
+                    clients.push(push(table, client)?);
+                }
+                Poll::Pending => break,
+            }
+        }
+        if clients.is_empty() {
+            return if finish {
+                Poll::Ready(Ok(StreamResult::Cancelled))
+            } else {
+                Poll::Pending
+            };
+        }
+        dst.set_buffer(VecBuffer::from(clients));
+        Poll::Ready(Ok(StreamResult::Completed))
+    }
+}
+
+/// A connection's receive half as a `stream<u8>`.
+struct ReceiveHalf(ReceiveProducer);
+
+impl<D> StreamProducer<D> for ReceiveHalf {
+    type Item = u8;
+    type Buffer = VecBuffer<u8>;
+
+    fn poll_produce<'a>(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut store: StoreContextMut<'a, D>,
+        dst: Destination<'a, Self::Item, Self::Buffer>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        if dst.remaining(&mut store) == Some(0) {
+            return match self.0.poll_ready(cx) {
+                Poll::Ready(()) => Poll::Ready(Ok(StreamResult::Completed)),
+                Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        let mut dst = dst.as_direct(store, HOST_READ_CAPACITY);
+        match self.0.poll_receive(cx, dst.remaining()) {
+            Poll::Ready(Received::Data(n)) => {
+                dst.mark_written(n);
+                Poll::Ready(Ok(StreamResult::Completed))
+            }
+            Poll::Ready(Received::Eof | Received::Failed) => Poll::Ready(Ok(StreamResult::Dropped)),
+            Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A connection's send half, fed by a guest's `stream<u8>`.
+struct SendHalf(SendConsumer);
+
+impl<D> StreamConsumer<D> for SendHalf {
+    type Item = u8;
+
+    fn poll_consume(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        store: StoreContextMut<D>,
+        src: Source<Self::Item>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        let mut src = src.as_direct(store);
+        if src.remaining().is_empty() {
+            return match self.0.poll_ready(cx) {
+                Poll::Ready(()) => Poll::Ready(Ok(StreamResult::Completed)),
+                Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        match self.0.poll_send(cx, src.remaining()) {
+            Poll::Ready(Sent::Wrote(n)) => {
+                src.mark_read(n);
+                Poll::Ready(Ok(StreamResult::Completed))
+            }
+            Poll::Ready(Sent::Failed) => Poll::Ready(Ok(StreamResult::Dropped)),
+            Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl HostUdpSocket for SocketsView<'_> {
+    async fn bind(
+        &mut self,
+        socket: Resource<UdpSocket>,
+        local_address: IpSocketAddress,
+    ) -> SocketResult<()> {
+        HostUdpSocket::bind(&mut self.wasi, socket, local_address).await
+    }
+
+    async fn connect(
+        &mut self,
+        socket: Resource<UdpSocket>,
+        remote_address: IpSocketAddress,
+    ) -> SocketResult<()> {
+        HostUdpSocket::connect(&mut self.wasi, socket, remote_address).await
+    }
+
+    async fn create(
+        &mut self,
+        address_family: IpAddressFamily,
+    ) -> SocketResult<Resource<UdpSocket>> {
+        HostUdpSocket::create(&mut self.wasi, address_family).await
+    }
+
+    fn disconnect(&mut self, socket: Resource<UdpSocket>) -> SocketResult<()> {
+        HostUdpSocket::disconnect(&mut self.wasi, socket)
+    }
+
+    fn get_local_address(&mut self, socket: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
+        HostUdpSocket::get_local_address(&mut self.wasi, socket)
+    }
+
+    fn get_remote_address(&mut self, socket: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
+        HostUdpSocket::get_remote_address(&mut self.wasi, socket)
+    }
+
+    fn get_address_family(
+        &mut self,
+        socket: Resource<UdpSocket>,
+    ) -> wasmtime::Result<IpAddressFamily> {
+        HostUdpSocket::get_address_family(&mut self.wasi, socket)
+    }
+
+    fn get_unicast_hop_limit(&mut self, socket: Resource<UdpSocket>) -> SocketResult<u8> {
+        HostUdpSocket::get_unicast_hop_limit(&mut self.wasi, socket)
+    }
+
+    fn set_unicast_hop_limit(
+        &mut self,
+        socket: Resource<UdpSocket>,
+        value: u8,
+    ) -> SocketResult<()> {
+        HostUdpSocket::set_unicast_hop_limit(&mut self.wasi, socket, value)
+    }
+
+    fn get_receive_buffer_size(&mut self, socket: Resource<UdpSocket>) -> SocketResult<u64> {
+        HostUdpSocket::get_receive_buffer_size(&mut self.wasi, socket)
+    }
+
+    fn set_receive_buffer_size(
+        &mut self,
+        socket: Resource<UdpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
+        HostUdpSocket::set_receive_buffer_size(&mut self.wasi, socket, value)
+    }
+
+    fn get_send_buffer_size(&mut self, socket: Resource<UdpSocket>) -> SocketResult<u64> {
+        HostUdpSocket::get_send_buffer_size(&mut self.wasi, socket)
+    }
+
+    fn set_send_buffer_size(
+        &mut self,
+        socket: Resource<UdpSocket>,
+        value: u64,
+    ) -> SocketResult<()> {
+        HostUdpSocket::set_send_buffer_size(&mut self.wasi, socket, value)
+    }
+
+    fn drop(&mut self, socket: Resource<UdpSocket>) -> wasmtime::Result<()> {
+        HostUdpSocket::drop(&mut self.wasi, socket)
+    }
+}
+
+impl<T: NetView> HostUdpSocketWithStore<T> for Sockets {
+    async fn send(
+        store: &Accessor<T, Self>,
+        socket: Resource<UdpSocket>,
+        data: Vec<u8>,
+        remote_address: Option<IpSocketAddress>,
+    ) -> SocketResult<()> {
+        let wasi = store.with_getter::<WasiSockets>(T::sockets);
+        <WasiSockets as HostUdpSocketWithStore<T>>::send(&wasi, socket, data, remote_address).await
+    }
+
+    async fn receive(
+        store: &Accessor<T, Self>,
+        socket: Resource<UdpSocket>,
+    ) -> SocketResult<(Vec<u8>, IpSocketAddress)> {
+        let wasi = store.with_getter::<WasiSockets>(T::sockets);
+        <WasiSockets as HostUdpSocketWithStore<T>>::receive(&wasi, socket).await
+    }
+}
