@@ -6,8 +6,11 @@ use std::process::Command;
 
 /// The `src/p3/wit/deps` directory of the wasmtime-wasi crate the host uses.
 fn pinned_wasi_wit() -> PathBuf {
+    // Only this platform's packages: a fresh machine has downloaded no
+    // others, and `--offline` cannot fetch them.
     let output = Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host_triple()])
         .current_dir(workspace())
         .output()
         .expect("run cargo metadata");
@@ -25,6 +28,20 @@ fn pinned_wasi_wit() -> PathBuf {
     let start = json[..end].rfind('"').expect("start of manifest_path") + 1;
     let manifest = PathBuf::from(&json[start..end]);
     manifest.parent().unwrap().join("src/p3/wit/deps")
+}
+
+/// The triple of the machine the tests run on, from `rustc -vV`.
+fn host_triple() -> String {
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .current_dir(workspace())
+        .output()
+        .expect("run rustc -vV");
+    let text = String::from_utf8(out.stdout).expect("UTF-8 rustc -vV");
+    text.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("a host line in rustc -vV")
+        .to_owned()
 }
 
 fn workspace() -> PathBuf {
