@@ -151,3 +151,49 @@ fn transports_unclosed() {
         "{err}"
     );
 }
+
+/// A loopback port whose connects hang: a listener with a backlog of 0
+/// whose one queue slot is taken (the kernel then drops new SYNs). Keep
+/// both until the test ends.
+fn hanging_port() -> (std::net::TcpListener, TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    // Safety: a valid listening socket; listen again only sets the backlog.
+    let rc = unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 0) };
+    assert_eq!(rc, 0);
+    let addr = listener.local_addr().unwrap();
+    let filler = TcpStream::connect(addr).expect("the one queued connection");
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err(),
+        "a connect to a full backlog should hang"
+    );
+    (listener, filler)
+}
+
+/// create_connection given up midway (wait_for, Task::cancel, drop, and
+/// timeouts racing real connects): no protocol callback for an attempt
+/// that did not return, nothing left open, a later connection works.
+#[test]
+fn transports_connect_cancel() {
+    let (hang, _filler) = hanging_port();
+    let port = hang.local_addr().unwrap().port().to_string();
+    let out = aio(&[
+        "run",
+        "--timeout=20s",
+        LOOPBACK[0],
+        LOOPBACK[1],
+        TRANSPORTS_CONNECT_CANCEL,
+        "--",
+        &port,
+    ])
+    .within(Duration::from_secs(30))
+    .status(0)
+    .stdout_is(
+        "wait_for: timeout\n\
+         cancelled task: cancelled\n\
+         dropped: pending, then dropped\n\
+         race: an attempt that connected got made and lost, one that timed out nothing\n\
+         later: made, later: data ping, later: lost(None)\n\
+         tasks left: [\"main\"]\n",
+    );
+    assert!(!out.stderr().contains("unclosed"), "{}", out.stderr());
+}
