@@ -55,7 +55,10 @@ pub struct DatagramTransport {
 }
 
 struct Inner {
-    socket: Rc<wit::UdpSocket>,
+    /// `None` once lost: the socket closes with `connection_lost`, as
+    /// asyncio's does, not when the last handle goes (a handle kept after
+    /// `close()` used to keep the port bound).
+    socket: RefCell<Option<Rc<wit::UdpSocket>>>,
     queue: RefCell<VecDeque<(Vec<u8>, Option<SocketAddr>)>>,
     queued: Cell<usize>,
     state: Cell<State>,
@@ -79,6 +82,18 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// Lost: no more calls, and the socket is closed (the caller has
+    /// dropped its pending send and receive, which hold it too).
+    fn lose(&self) {
+        self.state.set(State::Lost);
+        self.socket.borrow_mut().take();
+    }
+
+    fn socket(&self) -> Rc<wit::UdpSocket> {
+        let socket = self.socket.borrow();
+        socket.clone().expect("the socket is open until lost")
+    }
+
     fn wake_driver(&self) {
         if let Some(w) = self.driver.borrow_mut().take() {
             w.wake();
@@ -263,7 +278,7 @@ impl Loop {
         let inner = Rc::new(Inner {
             sockname: socket.get_local_address().ok().map(from_wit),
             peername: remote,
-            socket: Rc::new(socket),
+            socket: RefCell::new(Some(Rc::new(socket))),
             queue: RefCell::default(),
             queued: Cell::new(0),
             state: Cell::new(State::Open),
@@ -288,7 +303,9 @@ async fn drive<P: DatagramProtocol>(inner: Rc<Inner>, protocol: Rc<RefCell<P>>) 
     let mut receiving: Option<RecvOp> = None;
     std::future::poll_fn(|cx| {
         if let Some(e) = runtime::take_cancel() {
-            inner.state.set(State::Lost);
+            sending = None;
+            receiving = None;
+            inner.lose();
             protocol.borrow_mut().connection_lost(Some(e.clone()));
             return Poll::Ready(Err(e));
         }
@@ -318,7 +335,7 @@ fn step<P: DatagramProtocol>(
         if matches!(state, State::Closing | State::Aborting) && sending.is_none() && {
             inner.queue.borrow().is_empty()
         } {
-            inner.state.set(State::Lost);
+            inner.lose();
             protocol.borrow_mut().connection_lost(None);
             return Poll::Ready(Ok(()));
         }
@@ -327,7 +344,7 @@ fn step<P: DatagramProtocol>(
             && let Some((data, addr)) = inner.queue.borrow_mut().pop_front()
         {
             inner.queued.set(inner.queued.get() - data.len());
-            let socket = inner.socket.clone();
+            let socket = inner.socket();
             let op: SendOp = Box::pin(async move { socket.send(data, addr.map(to_wit)).await });
             *sending = Some((op, addr));
         }
@@ -345,7 +362,7 @@ fn step<P: DatagramProtocol>(
         }
         if inner.state.get() == State::Open {
             let op = receiving.get_or_insert_with(|| {
-                let socket = inner.socket.clone();
+                let socket = inner.socket();
                 Box::pin(async move { socket.receive().await })
             });
             if let Poll::Ready(result) = op.as_mut().poll(cx) {

@@ -197,3 +197,30 @@ fn transports_connect_cancel() {
     );
     assert!(!out.stderr().contains("unclosed"), "{}", out.stderr());
 }
+
+/// create_datagram_endpoint given up before its first step and during its
+/// name lookup: the factory is never called, the port stays free. (And a
+/// closed endpoint frees its port even while a handle to it is kept.)
+#[test]
+fn transports_udp_cancel() {
+    // Binding a chosen port needs it granted: any port on loopback.
+    let out = aio(&[
+        "run",
+        "--timeout=20s",
+        "--allow-listen=127.0.0.1:*",
+        LOOPBACK[1],
+        TRANSPORTS_UDP_CANCEL,
+    ])
+    .within(Duration::from_secs(30))
+    .status(0)
+    .stdout_is(
+        "closed, handle kept: the port is free\n\
+         cancelled before it ran: cancelled\n\
+         wait_for: timeout\n\
+         cancelled task: cancelled\n\
+         dropped: pending, then dropped\n\
+         port reused: echoed\n\
+         tasks left: [\"main\"]\n",
+    );
+    assert!(!out.stderr().contains("unclosed"), "{}", out.stderr());
+}
