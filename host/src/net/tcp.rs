@@ -30,6 +30,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
+use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::oneshot;
 use wasmtime_wasi::p3::bindings::sockets::types::{self, IpAddressFamily};
@@ -584,27 +585,29 @@ impl ListenProducer {
     /// learns why.
     /// `Pending` when no client is pending (the task is woken when one is).
     pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<TcpSocket> {
+        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
         loop {
-            let mut guard = match ready!(self.listener.poll_read_ready(cx)) {
-                Ok(g) => g,
-                Err(e) => return Poll::Ready(self.failed(code(e))),
-            };
-            let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
-            match guard.try_io(|l| rnet::acceptfrom_with(l, flags).map_err(io::Error::from)) {
-                Ok(Ok((fd, peer))) => {
+            // (`try_io` first, for the reason `ReceiveProducer::poll_receive`
+            // gives.)
+            let accepted = self.listener.try_io(Interest::READABLE, |l| {
+                rnet::acceptfrom_with(l, flags).map_err(io::Error::from)
+            });
+            match accepted {
+                Ok((fd, peer)) => {
                     if let Some(peer) = peer.and_then(|p| SocketAddr::try_from(p).ok()) {
                         // Always allowed: the listen grant covers its
                         // clients. Audited.
                         self.net.allows(peer, SocketAddrUse::TcpAccept);
                     }
-                    let client = TcpSocket::accepted(self.net.clone(), self.family, fd);
-                    return Poll::Ready(client);
+                    return Poll::Ready(TcpSocket::accepted(self.net.clone(), self.family, fd));
                 }
-                Ok(Err(e)) if is_client_gone(&e) => continue,
-                Ok(Err(e)) => return Poll::Ready(self.failed(code(e))),
-                // Would block: readiness is cleared; polling again registers
-                // the task for the next client.
-                Err(_would_block) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if is_client_gone(&e) => continue,
+                Err(e) => return Poll::Ready(self.failed(code(e))),
+            }
+            match ready!(self.listener.poll_read_ready(cx)) {
+                Ok(_) => continue,
+                Err(e) => return Poll::Ready(self.failed(code(e))),
             }
         }
     }
@@ -667,23 +670,38 @@ impl ReceiveProducer {
         let Some(stream) = &self.stream else {
             return Poll::Ready(Received::Eof);
         };
+        let len = buf.len();
         loop {
-            let mut guard = match ready!(stream.poll_read_ready(cx)) {
-                Ok(g) => g,
-                Err(e) => return Poll::Ready(self.end(Err(code(e)))),
-            };
-            match guard.try_io(|s| s.get_ref().read(buf)) {
-                Ok(Ok(0)) => return Poll::Ready(self.end(Ok(()))),
-                Ok(Ok(n)) => {
-                    if n < buf.len() {
-                        // The kernel gave all it had: the next read would
-                        // say EAGAIN. Wait for the next edge instead.
-                        guard.clear_ready();
-                    }
-                    return Poll::Ready(Received::Data(n));
+            // `try_io` reads only while tokio's cached readiness says so, and
+            // a `WouldBlock` from the closure clears that readiness. A short
+            // read ends as `WouldBlock` on purpose: the kernel gave all it
+            // had, so the next read waits for the next edge instead of
+            // making a `recv` that says `EAGAIN`.
+            let mut short = 0;
+            let read = stream.try_io(Interest::READABLE, |mut s| {
+                let n = s.read(&mut *buf)?;
+                if n > 0 && n < len {
+                    short = n;
+                    return Err(io::ErrorKind::WouldBlock.into());
                 }
-                Ok(Err(e)) => return Poll::Ready(self.end(Err(code(e)))),
-                Err(_would_block) => continue,
+                Ok(n)
+            });
+            match read {
+                Ok(0) => return Poll::Ready(self.end(Ok(()))),
+                Ok(n) => return Poll::Ready(Received::Data(n)),
+                Err(_) if short > 0 => return Poll::Ready(Received::Data(short)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(self.end(Err(code(e)))),
+            }
+            // Nothing to read: wait for readiness. Only here, not before
+            // every read: polling readiness spends the task's tokio budget,
+            // and spending it on every read made tokio force the whole
+            // store to yield every ~64 round trips; under load which
+            // connections got served became luck (p99 200 ms at 1,000
+            // connections, against 15 ms).
+            match ready!(stream.poll_read_ready(cx)) {
+                Ok(_) => continue,
+                Err(e) => return Poll::Ready(self.end(Err(code(e)))),
             }
         }
     }
@@ -736,21 +754,28 @@ impl SendConsumer {
         let Some(stream) = &self.stream else {
             return Poll::Ready(Sent::Failed);
         };
+        let len = buf.len();
         loop {
-            let mut guard = match ready!(stream.poll_write_ready(cx)) {
-                Ok(g) => g,
-                Err(e) => return Poll::Ready(self.fail(code(e))),
-            };
-            match guard.try_io(|s| s.get_ref().write(buf)) {
-                Ok(Ok(n)) => {
-                    if n < buf.len() {
-                        // The send buffer is full.
-                        guard.clear_ready();
-                    }
-                    return Poll::Ready(Sent::Wrote(n));
+            // As in `poll_receive`: a short write means the send buffer is
+            // full, and it clears the write readiness.
+            let mut short = 0;
+            let wrote = stream.try_io(Interest::WRITABLE, |mut s| {
+                let n = s.write(buf)?;
+                if n < len {
+                    short = n;
+                    return Err(io::ErrorKind::WouldBlock.into());
                 }
-                Ok(Err(e)) => return Poll::Ready(self.fail(code(e))),
-                Err(_would_block) => continue,
+                Ok(n)
+            });
+            match wrote {
+                Ok(n) => return Poll::Ready(Sent::Wrote(n)),
+                Err(_) if short > 0 => return Poll::Ready(Sent::Wrote(short)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(self.fail(code(e))),
+            }
+            match ready!(stream.poll_write_ready(cx)) {
+                Ok(_) => continue,
+                Err(e) => return Poll::Ready(self.fail(code(e))),
             }
         }
     }
