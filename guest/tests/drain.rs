@@ -155,3 +155,57 @@ fn a_busy_loop_gives_the_host_one_turn_per_2_ms_not_two() {
         stats.busy_turns
     );
 }
+
+/// A saturated loop never idles: a task keeps it busy, so it only gives the
+/// host a turn every 2 ms. Each of those turns must take every ready event
+/// too, or the lowest handle is the only client served (at 1000
+/// connections some were served 10 times as often as others, p99 200 ms).
+#[test]
+fn a_busy_loop_takes_every_ready_event_at_each_host_turn() {
+    let sim = HostSim::default();
+    for h in 1..=CLIENTS {
+        sim.send(h);
+    }
+    let served: Rc<RefCell<Vec<u32>>> = Rc::default();
+    let main = {
+        let (sim, served) = (sim.clone(), served.clone());
+        async move {
+            for h in 1..=CLIENTS {
+                let (sim, served) = (sim.clone(), served.clone());
+                drop(create_task(async move {
+                    loop {
+                        sim.event(h).await?;
+                        served.borrow_mut().push(h);
+                        sim.send(h);
+                    }
+                    #[allow(unreachable_code)]
+                    Ok::<(), asyncio::Error>(())
+                }));
+            }
+            // The busy part: 200 ms of work in 100 µs steps, never idle.
+            for _ in 0..2000 {
+                sim.spend(Duration::from_micros(100));
+                asyncio::yield_now().await?;
+            }
+            Ok(())
+        }
+    };
+    sim.run(
+        &Runner::new().debug(false),
+        true,
+        Duration::from_micros(50),
+        100_000,
+        main,
+    )
+    .expect("the program ends");
+    let served = served.borrow().clone();
+    let counts = counts(&served);
+    let stats = sim.stats();
+    // ~100 host turns, each serving every client once.
+    let mean = served.len() / CLIENTS as usize;
+    assert!(mean >= 50, "served {counts:?}, stats {stats:?}");
+    assert!(
+        counts.iter().all(|&n| n >= mean / 2),
+        "shares {counts:?} (mean {mean}), stats {stats:?}"
+    );
+}

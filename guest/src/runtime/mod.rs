@@ -49,6 +49,9 @@ pub(crate) enum Ready {
 /// a guest has one thread, so the lock is never contended).
 pub(crate) struct Shared {
     pub(crate) queue: Mutex<ReadyQueue>,
+    /// Task wake-ups so far, counting those of tasks already scheduled:
+    /// how the event drain sees that the host delivered an event.
+    pub(crate) wakes: std::sync::atomic::AtomicU64,
 }
 
 /// A context for the loop's exception handler (asyncio's context dict).

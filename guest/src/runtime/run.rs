@@ -44,18 +44,30 @@ pub(crate) trait Park {
 /// waits: with 1000 connections some were not served for 2 s. When the
 /// root future wakes itself and returns `Pending`, wit-bindgen delivers
 /// the next ready event and polls it again at once (or, with none left,
-/// yields to the host). So when a wake-up brought work, the loop asks for
-/// more events this way until one no longer adds work, then runs
-/// everything that is ready in one FIFO batch, as asyncio runs every
-/// ready selector event of one `select()`. Draining ends with a host turn,
-/// so it is done only on a wake-up from idle (not after a turn given to the
-/// host while busy, which would double those turns: 100,000 sleeps were
-/// twice as late), and then only while the last drain found more than one
-/// event, or at most every [`DRAIN_EVERY_NS`] otherwise.
+/// yields to the host). So the loop asks for more events this way for as
+/// long as each one woke a task (counted in [`Shared::wakes`], so an event
+/// for a task already scheduled counts too), then runs everything that is
+/// ready in one FIFO batch, as asyncio runs every ready selector event of
+/// one `select()`.
+///
+/// Two moments start a drain:
+///
+/// - a turn given to the host while tasks keep the loop busy
+///   ([`Park::should_yield`]): the drain *is* that turn (with no event
+///   left, wit-bindgen yields to the host; the loop then runs on), so it
+///   costs nothing more. Without it a loop that never idles takes one
+///   event per turn, lowest handle first, and the other clients starve
+///   (guest/tests/drain.rs shows it);
+/// - a wake-up from idle, when the first event brought work. A drain
+///   there ends with one extra host turn, so it is done only while the
+///   last one found more than one event, or at most every
+///   [`DRAIN_EVERY_NS`] otherwise.
+///
+/// [`Shared::wakes`]: super::Shared::wakes
 #[derive(Default)]
 struct Drain {
-    /// The ready-queue length when the loop asked for one more event.
-    mark: Option<usize>,
+    /// The task wake-up count when the loop asked for one more event.
+    mark: Option<u64>,
     /// Events taken so far in this drain.
     taken: u32,
     /// The last drain found more than one event.
@@ -143,26 +155,30 @@ impl<T, P> RunLoop<T, P> {
     /// True to return `Pending` (having woken itself) so that the component
     /// runtime delivers one more ready event first: see [`Drain`].
     fn ask_for_events(&mut self, lp: &LoopInner) -> bool {
-        let len = lp.shared.len();
+        let wakes = lp.shared.wakes();
         let d = &mut self.drain;
         match d.mark.take() {
-            Some(mark) if len > mark && d.taken < DRAIN_MAX => {
+            Some(mark) if wakes != mark && d.taken < DRAIN_MAX => {
                 d.taken += 1;
-                d.mark = Some(len);
+                d.mark = Some(wakes);
                 true
             }
             Some(_) => {
-                d.busy = d.taken > 1;
+                // (A drain after a busy turn that found nothing says
+                // nothing about load.)
+                if d.taken > 0 {
+                    d.busy = d.taken > 1;
+                }
                 d.taken = 0;
                 false
             }
-            None if len > 0
+            None if lp.shared.len() > 0
                 && std::mem::take(&mut d.parked)
                 && (d.busy || self.now.saturating_sub(d.last) >= DRAIN_EVERY_NS) =>
             {
                 d.last = self.now;
                 d.taken = 1;
-                d.mark = Some(len);
+                d.mark = Some(wakes);
                 true
             }
             None => {
@@ -241,6 +257,11 @@ impl<T: 'static, P: Park> Future for RunLoop<T, P> {
             let ran = lp.run_once(now);
             if lp.shared.len() > 0 {
                 if this.park.should_yield(now) {
+                    if this.park.drains() {
+                        // The host's turn is a drain (see `Drain`).
+                        this.drain.mark = Some(lp.shared.wakes());
+                        this.drain.taken = 0;
+                    }
                     cx.waker().wake_by_ref();
                     lp.running.set(false);
                     return Poll::Pending;

@@ -299,6 +299,7 @@ impl Wake for TaskWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        self.shared.wakes.fetch_add(1, Ordering::Relaxed);
         let key = self.key.load(Ordering::Relaxed);
         if key == u64::MAX || self.scheduled.swap(true, Ordering::AcqRel) {
             return;
@@ -431,7 +432,13 @@ impl Shared {
                 timer_lane: false,
                 parked: None,
             }),
+            wakes: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Task wake-ups so far (see [`Shared::wakes`]).
+    pub(crate) fn wakes(&self) -> u64 {
+        self.wakes.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ReadyQueue> {
