@@ -106,13 +106,23 @@ async fn main() {
     // The worst first round trip of a connection (it includes being
     // accepted) and the worst of the others.
     let (mut first_max, mut rest_max) = (0, 0);
+    let mut per_conn = Vec::new();
     for t in tasks {
         let one = t.await.expect("a client failed");
+        per_conn.push(one.len());
         fewest = fewest.min(one.len());
         most = most.max(one.len());
         first_max = first_max.max(one.first().copied().unwrap_or(0));
         rest_max = rest_max.max(one.iter().skip(1).copied().max().unwrap_or(0));
         lat.extend(one);
+    }
+    if std::env::var_os("LOADGEN_DECILES").is_some() {
+        let n = per_conn.len().max(10) / 10;
+        let d: Vec<usize> = per_conn
+            .chunks(n)
+            .map(|c| c.iter().sum::<usize>() / c.len())
+            .collect();
+        eprintln!("mean round trips per connection, by tenth of connection index: {d:?}");
     }
     let secs = start.elapsed().as_secs_f64();
     lat.sort_unstable();
