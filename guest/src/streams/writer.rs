@@ -1,9 +1,11 @@
 //! [`StreamWriter`]: asyncio's `StreamWriter` over a `stream<u8>`.
 //!
-//! `write` only buffers; a small pump task (named `stream writer`) moves the
-//! buffer into the stream as fast as the other end takes it, as asyncio's
-//! transport does in the background. `drain` waits while more than the
-//! high-water mark is buffered, until it falls to the low-water mark.
+//! `write` never waits. With nothing buffered it hands the bytes to the
+//! stream at once (as asyncio's socket transport calls `send` at once);
+//! what the other end does not take at once is left to a small pump task
+//! (named `stream writer`), which moves the buffer into the stream as fast
+//! as the other end takes it. `drain` waits while more than the high-water
+//! mark is buffered, until it falls to the low-water mark.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -50,14 +52,38 @@ struct Shared {
     error: Option<Error>,
     pump: Option<Waker>,
     waiters: Vec<Waker>,
-    /// A transport's driver (crate::transports): woken with the waiters,
-    /// replaced rather than queued.
+    /// A transport's driver (crate::transports): woken when the writer
+    /// closes or fails, the limits change, or the buffer falls to the
+    /// low-water mark; replaced rather than queued.
     watcher: Option<Waker>,
+    /// The stream, while no write is in flight.
+    raw: Option<RawWriter>,
+    /// The write in flight (it owns the stream until it completes).
+    op: Option<WriteOp>,
 }
 
 impl Shared {
     fn size(&self) -> usize {
         self.buf.len() + self.in_flight
+    }
+
+    /// A write in flight completed: the stream is free again.
+    fn completed(&mut self, raw: RawWriter) {
+        self.raw = Some(raw);
+        let before = self.size();
+        self.in_flight = 0;
+        for w in self.waiters.drain(..) {
+            w.wake();
+        }
+        // The driver acts on a shrink only when it reaches the low-water
+        // mark (to resume writing): waking it for every write would run it
+        // once more per message for nothing.
+        if before > self.limits.low
+            && self.size() <= self.limits.low
+            && let Some(w) = self.watcher.take()
+        {
+            w.wake();
+        }
     }
 
     fn wake_waiters(&mut self) {
@@ -114,11 +140,11 @@ impl StreamWriter {
             pump: None,
             waiters: Vec::new(),
             watcher: None,
+            raw: Some(stream),
+            op: None,
         }));
         let pump = Pump {
             shared: shared.clone(),
-            raw: Some(stream),
-            op: None,
         };
         drop(crate::create_named_task("stream writer", pump));
         StreamWriter {
@@ -177,9 +203,54 @@ impl StreamWriter {
         if s.closing {
             return Err(Error::runtime("StreamWriter: write after close"));
         }
+        if data.is_empty() {
+            return Ok(());
+        }
+        if s.buf.is_empty()
+            && let Some(raw) = s.raw.take()
+        {
+            drop(s);
+            self.write_through(raw, data.to_vec());
+            return Ok(());
+        }
         s.buf.extend_from_slice(data);
         s.wake_pump();
         Ok(())
+    }
+
+    /// Nothing buffered and no write in flight: starts the write now. The
+    /// other end usually takes it at once (a socket's send buffer has
+    /// room), so no task runs for it; otherwise the pump finishes it.
+    fn write_through(&self, raw: RawWriter, chunk: Vec<u8>) {
+        let len = chunk.len();
+        let mut op: WriteOp = Box::pin(async move {
+            let mut raw = raw;
+            let left = raw.write_all(chunk).await;
+            (raw, left)
+        });
+        // Polled once, here: it starts the write. The pump polls it again
+        // with its own waker if it is not done (each poll registers the
+        // waker it is given).
+        let first = op.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        let mut s = self.shared.borrow_mut();
+        match first {
+            Poll::Ready((raw, left)) if left.is_empty() => s.raw = Some(raw),
+            Poll::Ready((raw, _)) => {
+                // The other end went away (writing again would trap).
+                s.closed = true;
+                s.closing = true;
+                s.error = Some(reader_gone());
+                s.wake_waiters();
+                s.wake_pump(); // it ends, seeing `closing`
+                drop(s);
+                drop(raw);
+            }
+            Poll::Pending => {
+                s.in_flight = len;
+                s.op = Some(op);
+                s.wake_pump();
+            }
+        }
     }
 
     /// Buffers each of `chunks`.
@@ -375,18 +446,26 @@ impl WriterHandle {
     }
 }
 
+/// The error of a write the other end no longer reads.
+fn reader_gone() -> Error {
+    Error::from(std::io::Error::new(
+        std::io::ErrorKind::BrokenPipe,
+        "the stream's reader went away",
+    ))
+}
+
 /// The background task moving the buffer into the stream.
 struct Pump {
     shared: Rc<RefCell<Shared>>,
-    raw: Option<RawWriter>,
-    op: Option<WriteOp>,
 }
 
 impl Pump {
     fn finish(&mut self, error: Option<Error>) {
-        self.op = None;
-        self.raw = None; // closes the stream
         let mut s = self.shared.borrow_mut();
+        // Dropping the write in flight cancels it; dropping the stream
+        // closes it.
+        let op = s.op.take();
+        let raw = s.raw.take();
         s.closed = true;
         s.closing = true;
         if error.is_some() {
@@ -395,6 +474,9 @@ impl Pump {
         }
         s.in_flight = 0;
         s.wake_waiters();
+        drop(s);
+        drop(op);
+        drop(raw);
     }
 }
 
@@ -412,44 +494,41 @@ impl std::future::Future for Pump {
             return Poll::Ready(Err(e));
         }
         loop {
-            if self.shared.borrow().aborted {
-                // Dropping the write in flight cancels it.
+            let mut s = self.shared.borrow_mut();
+            if s.aborted {
+                drop(s);
                 self.finish(None);
                 return Poll::Ready(Ok(()));
             }
-            if let Some(op) = self.op.as_mut() {
+            if let Some(mut op) = s.op.take() {
+                drop(s);
                 match op.as_mut().poll(cx) {
                     Poll::Pending => {
+                        let mut s = self.shared.borrow_mut();
+                        s.op = Some(op);
                         // `abort` must reach a pump stuck in a write.
-                        self.shared.borrow_mut().pump = Some(cx.waker().clone());
+                        s.pump = Some(cx.waker().clone());
                         runtime::set_awaiting(Awaiting::Io {
                             what: "the stream's reader",
                         });
                         return Poll::Pending;
                     }
-                    Poll::Ready((raw, left)) => {
-                        self.op = None;
-                        if !left.is_empty() {
-                            self.finish(Some(Error::from(std::io::Error::new(
-                                std::io::ErrorKind::BrokenPipe,
-                                "the stream's reader went away",
-                            ))));
-                            return Poll::Ready(Ok(()));
-                        }
-                        self.raw = Some(raw);
-                        let mut s = self.shared.borrow_mut();
-                        s.in_flight = 0;
-                        s.wake_waiters();
+                    Poll::Ready((_, left)) if !left.is_empty() => {
+                        self.finish(Some(reader_gone()));
+                        return Poll::Ready(Ok(()));
+                    }
+                    Poll::Ready((raw, _)) => {
+                        self.shared.borrow_mut().completed(raw);
+                        continue;
                     }
                 }
             }
-            let mut s = self.shared.borrow_mut();
             if !s.buf.is_empty() {
                 let chunk = std::mem::take(&mut s.buf);
                 s.in_flight = chunk.len();
-                drop(s);
-                let mut raw = self.raw.take().expect("no write in flight");
-                self.op = Some(Box::pin(async move {
+                let raw = s.raw.take().expect("no write in flight");
+                s.op = Some(Box::pin(async move {
+                    let mut raw = raw;
                     let left = raw.write_all(chunk).await;
                     (raw, left)
                 }));
@@ -491,6 +570,14 @@ impl futures_io::AsyncWrite for StreamWriter {
         if s.size() >= s.limits.high && s.size() > 0 {
             s.waiters.push(cx.waker().clone());
             return Poll::Pending;
+        }
+        if !data.is_empty()
+            && s.buf.is_empty()
+            && let Some(raw) = s.raw.take()
+        {
+            drop(s);
+            self.write_through(raw, data.to_vec());
+            return Poll::Ready(Ok(data.len()));
         }
         s.buf.extend_from_slice(data);
         s.wake_pump();
