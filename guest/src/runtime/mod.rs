@@ -478,3 +478,12 @@ pub(crate) fn set_awaiting(what: Awaiting) {
         }
     })
 }
+
+/// Stores `waker` in `slot` unless the one there already wakes the same
+/// task (drivers store theirs on every poll; a clone is an atomic
+/// increment and a drop, each time).
+pub(crate) fn store_waker(slot: &mut Option<std::task::Waker>, waker: &std::task::Waker) {
+    if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        *slot = Some(waker.clone());
+    }
+}

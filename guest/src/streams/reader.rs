@@ -177,7 +177,10 @@ impl StreamReader {
 
     /// Takes `n` buffered bytes (`n <= buffered`).
     fn consume(&mut self, n: usize) -> Vec<u8> {
-        if self.start == 0 && n == self.buf.len() {
+        // Hand over the buffer itself only when the bytes fill most of it:
+        // a short message is copied out, and the buffer (sized for a 64 KiB
+        // read) is kept for the next read instead of allocated again.
+        if self.start == 0 && n == self.buf.len() && n * 2 >= self.buf.capacity() {
             return std::mem::take(&mut self.buf);
         }
         let out = self.buf[self.start..self.start + n].to_vec();
@@ -189,9 +192,13 @@ impl StreamReader {
         out
     }
 
-    /// Takes everything buffered (a transport hands it to its protocol).
-    pub(crate) fn take_buffered(&mut self) -> Vec<u8> {
-        self.consume(self.buffered())
+    /// Hands everything buffered to `f` (a transport's protocol), then
+    /// drops it; the buffer is kept for the next read.
+    pub(crate) fn drain_buffered<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let r = f(self.data());
+        self.buf.clear();
+        self.start = 0;
+        r
     }
 
     /// Reads more into the buffer: `Ok(true)` when bytes arrived,
@@ -204,7 +211,7 @@ impl StreamReader {
                 self.end = None;
                 return Poll::Ready(Ok(false));
             }
-            closer.waker.replace(Some(cx.waker().clone()));
+            runtime::store_waker(&mut closer.waker.borrow_mut(), cx.waker());
         }
         loop {
             match std::mem::replace(&mut self.source, Source::Eof) {

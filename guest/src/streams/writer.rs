@@ -391,7 +391,7 @@ impl StreamWriter {
     /// Wakes `waker` the next time the buffer shrinks, the limits change,
     /// or the stream closes (one waker: a new one replaces the last).
     pub(crate) fn watch(&self, waker: &Waker) {
-        self.shared.borrow_mut().watcher = Some(waker.clone());
+        runtime::store_waker(&mut self.shared.borrow_mut().watcher, waker);
     }
 }
 
@@ -507,7 +507,7 @@ impl std::future::Future for Pump {
                         let mut s = self.shared.borrow_mut();
                         s.op = Some(op);
                         // `abort` must reach a pump stuck in a write.
-                        s.pump = Some(cx.waker().clone());
+                        runtime::store_waker(&mut s.pump, cx.waker());
                         runtime::set_awaiting(Awaiting::Io {
                             what: "the stream's reader",
                         });
@@ -539,7 +539,7 @@ impl std::future::Future for Pump {
                 self.finish(None);
                 return Poll::Ready(Ok(()));
             }
-            s.pump = Some(cx.waker().clone());
+            runtime::store_waker(&mut s.pump, cx.waker());
             runtime::set_awaiting(Awaiting::Io {
                 what: "data to write",
             });

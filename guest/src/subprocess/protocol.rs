@@ -288,8 +288,8 @@ impl Driver {
                 match reader.poll_fill(cx) {
                     Poll::Pending => {}
                     Poll::Ready(Ok(true)) => {
-                        let data = reader.take_buffered();
-                        inner.call(|p| p.pipe_data_received(fd, &data));
+                        reader
+                            .drain_buffered(|data| inner.call(|p| p.pipe_data_received(fd, data)));
                         progress = true;
                     }
                     Poll::Ready(Ok(false)) => {

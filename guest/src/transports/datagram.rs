@@ -321,7 +321,7 @@ fn step<P: DatagramProtocol>(
     receiving: &mut Option<RecvOp>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<()>> {
-    *inner.driver.borrow_mut() = Some(cx.waker().clone());
+    runtime::store_waker(&mut inner.driver.borrow_mut(), cx.waker());
     let mut burst = 0;
     loop {
         let state = inner.state.get();

@@ -21,7 +21,7 @@ const BURST: usize = 16;
 pub(crate) trait Sink {
     fn made(&self, transport: Transport);
     /// Hands over one chunk; an error is fatal for the connection.
-    fn data(&self, data: Vec<u8>) -> Result<()>;
+    fn data(&self, data: &[u8]) -> Result<()>;
     fn eof(&self) -> bool;
     fn lost(&self, error: Option<Error>);
     /// `pause_writing` (true) or `resume_writing` (false); `false` when
@@ -37,8 +37,8 @@ impl<P: Protocol> Sink for Plain<P> {
     fn made(&self, transport: Transport) {
         self.0.borrow_mut().connection_made(transport);
     }
-    fn data(&self, data: Vec<u8>) -> Result<()> {
-        self.0.borrow_mut().data_received(&data);
+    fn data(&self, data: &[u8]) -> Result<()> {
+        self.0.borrow_mut().data_received(data);
         Ok(())
     }
     fn eof(&self) -> bool {
@@ -68,9 +68,9 @@ impl<B: BufferedProtocol> Sink for Buffered<B> {
     fn made(&self, transport: Transport) {
         self.0.borrow_mut().connection_made(transport);
     }
-    fn data(&self, data: Vec<u8>) -> Result<()> {
+    fn data(&self, data: &[u8]) -> Result<()> {
         let mut p = self.0.borrow_mut();
-        let mut rest = &data[..];
+        let mut rest = data;
         while !rest.is_empty() {
             let buf = p.get_buffer(rest.len());
             if buf.is_empty() {
@@ -406,7 +406,7 @@ pub(crate) async fn drive(transport: Transport, mut reader: StreamReader) -> Res
 }
 
 fn step(inner: &Inner, reader: &mut StreamReader, cx: &mut Context<'_>) -> Poll<Result<()>> {
-    *inner.driver.borrow_mut() = Some(cx.waker().clone());
+    runtime::store_waker(&mut inner.driver.borrow_mut(), cx.waker());
     let mut burst = 0;
     loop {
         if inner.state.get() == State::Lost {
@@ -454,9 +454,11 @@ fn step(inner: &Inner, reader: &mut StreamReader, cx: &mut Context<'_>) -> Poll<
             Poll::Pending => return pending("data from the peer"),
             Poll::Ready(Ok(true)) => {
                 burst += 1;
-                let data = reader.take_buffered();
-                let Some(sink) = inner.sink() else { continue };
-                if let Err(e) = sink.data(data) {
+                let Some(sink) = inner.sink() else {
+                    reader.drain_buffered(|_| ());
+                    continue;
+                };
+                if let Err(e) = reader.drain_buffered(|data| sink.data(data)) {
                     inner.lose(Some(e));
                 }
             }
