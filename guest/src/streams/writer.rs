@@ -3,8 +3,8 @@
 //! `write` never waits. With nothing buffered it hands the bytes to the
 //! stream at once (as asyncio's socket transport calls `send` at once);
 //! what the other end does not take at once is left to a small pump task
-//! (named `stream writer`), which moves the buffer into the stream as fast
-//! as the other end takes it. `drain` waits while more than the high-water
+//! (named `stream writer`, started the first time it is needed), which
+//! moves the buffer into the stream as fast as the other end takes it. `drain` waits while more than the high-water
 //! mark is buffered, until it falls to the low-water mark.
 
 use std::cell::RefCell;
@@ -60,6 +60,10 @@ struct Shared {
     raw: Option<RawWriter>,
     /// The write in flight (it owns the stream until it completes).
     op: Option<WriteOp>,
+    /// The pump task exists. It is started only when a write is left
+    /// unfinished or closing must wait for one: most connections never
+    /// need it.
+    pump_started: bool,
 }
 
 impl Shared {
@@ -126,8 +130,7 @@ impl std::fmt::Debug for StreamWriter {
 }
 
 impl StreamWriter {
-    /// A writer over the writable end of a component-model stream. Starts
-    /// its pump task, so it needs a running loop.
+    /// A writer over the writable end of a component-model stream.
     pub fn from_stream(stream: wit_bindgen::StreamWriter<u8>) -> Self {
         let shared = Rc::new(RefCell::new(Shared {
             buf: Vec::new(),
@@ -142,11 +145,8 @@ impl StreamWriter {
             watcher: None,
             raw: Some(stream),
             op: None,
+            pump_started: false,
         }));
-        let pump = Pump {
-            shared: shared.clone(),
-        };
-        drop(crate::create_named_task("stream writer", pump));
         StreamWriter {
             shared,
             sockname: None,
@@ -248,7 +248,8 @@ impl StreamWriter {
             Poll::Pending => {
                 s.in_flight = len;
                 s.op = Some(op);
-                s.wake_pump();
+                drop(s);
+                wake_or_start_pump(&self.shared);
             }
         }
     }
@@ -328,9 +329,7 @@ impl StreamWriter {
     /// Starts closing: the buffered bytes are still written, then the
     /// stream is closed. Idempotent.
     pub fn close(&mut self) {
-        let mut s = self.shared.borrow_mut();
-        s.closing = true;
-        s.wake_pump();
+        close(&self.shared, false);
     }
 
     /// Whether [`close`](Self::close) was called (or the other end went
@@ -409,19 +408,13 @@ pub(crate) struct WriterHandle(Weak<RefCell<Shared>>);
 impl WriterHandle {
     pub(crate) fn close(&self) {
         if let Some(s) = self.0.upgrade() {
-            let mut s = s.borrow_mut();
-            s.closing = true;
-            s.wake_pump();
+            close(&s, false);
         }
     }
 
     pub(crate) fn abort(&self) {
         if let Some(s) = self.0.upgrade() {
-            let mut s = s.borrow_mut();
-            s.closing = true;
-            s.aborted = true;
-            s.buf = Vec::new();
-            s.wake_pump();
+            close(&s, true);
         }
     }
 
@@ -444,6 +437,59 @@ impl WriterHandle {
         })
         .await
     }
+}
+
+/// Closes (after what is buffered) or aborts a writer: at once when no
+/// write is in flight, else through the pump.
+fn close(shared: &Rc<RefCell<Shared>>, abort: bool) {
+    let mut s = shared.borrow_mut();
+    if s.closed {
+        return;
+    }
+    s.closing = true;
+    if abort {
+        s.aborted = true;
+        s.buf = Vec::new();
+    }
+    if s.op.is_none() && s.buf.is_empty() {
+        // Idle: nothing to wait for. Dropping the stream closes it.
+        let raw = s.raw.take();
+        s.closed = true;
+        s.in_flight = 0;
+        s.wake_waiters();
+        s.wake_pump();
+        drop(s);
+        drop(raw);
+        return;
+    }
+    drop(s);
+    wake_or_start_pump(shared);
+}
+
+/// Wakes the pump, starting it the first time (it needs the running
+/// loop; without one the write stays in flight, as it would with the
+/// loop stopped).
+fn wake_or_start_pump(shared: &Rc<RefCell<Shared>>) {
+    let mut s = shared.borrow_mut();
+    if s.pump_started {
+        s.wake_pump();
+        return;
+    }
+    let Some(lp) = runtime::try_current_loop() else {
+        return;
+    };
+    s.pump_started = true;
+    drop(s);
+    let pump = Pump {
+        shared: shared.clone(),
+    };
+    let eager = lp.eager.get();
+    drop(crate::tasks::spawn_on(
+        &lp,
+        pump,
+        Some("stream writer".to_owned()),
+        eager,
+    ));
 }
 
 /// The error of a write the other end no longer reads.
