@@ -12,8 +12,13 @@ use crate::runtime::{self, task::Awaiting};
 /// `readuntil` look for their separator.
 pub const DEFAULT_LIMIT: usize = 64 << 10;
 
-/// How much one read from the stream asks for.
+/// The most one read from the stream asks for.
 const CHUNK: usize = 64 << 10;
+
+/// The least one read asks for. A pending read holds its buffer, so an
+/// idle connection holds this much: 10,000 connections waiting with
+/// 64 KiB each would be 640 MB of guest memory.
+const MIN_CHUNK: usize = 4 << 10;
 
 type RawReader = wit_bindgen::StreamReader<u8>;
 type ReadOp =
@@ -74,6 +79,12 @@ pub struct StreamReader {
     /// Checked when the stream ends (see [`EndCheck`]).
     end: Option<EndCheck>,
     closer: Option<Rc<CloseSignal>>,
+    /// What the next read asks for: doubled after a read that filled its
+    /// buffer, halved after one that used under a quarter of it, between
+    /// [`MIN_CHUNK`] and [`CHUNK`].
+    chunk: usize,
+    /// What the read in progress asked for.
+    asked: usize,
 }
 
 impl std::fmt::Debug for StreamReader {
@@ -111,6 +122,8 @@ impl StreamReader {
             limit: DEFAULT_LIMIT,
             end: None,
             closer: None,
+            chunk: MIN_CHUNK,
+            asked: 0,
         }
     }
 
@@ -123,6 +136,8 @@ impl StreamReader {
             limit: DEFAULT_LIMIT,
             end: None,
             closer: None,
+            chunk: MIN_CHUNK,
+            asked: 0,
         }
     }
 
@@ -241,7 +256,12 @@ impl StreamReader {
                     } else {
                         Vec::new()
                     };
-                    target.reserve(CHUNK);
+                    if target.capacity() > 2 * self.chunk {
+                        // Give memory back after a burst.
+                        target.shrink_to(self.chunk);
+                    }
+                    target.reserve(self.chunk);
+                    self.asked = target.capacity() - target.len();
                     self.source = Source::Reading(Box::pin(async move {
                         let (result, buf) = raw.read(target).await;
                         (raw, result, buf)
@@ -261,6 +281,11 @@ impl StreamReader {
                         }
                         match result {
                             wit_bindgen::StreamResult::Complete(n) if n > 0 => {
+                                if n >= self.asked {
+                                    self.chunk = (self.chunk * 2).min(CHUNK);
+                                } else if n * 4 < self.chunk {
+                                    self.chunk = (self.chunk / 2).max(MIN_CHUNK);
+                                }
                                 self.source = Source::Idle(raw);
                                 return Poll::Ready(Ok(true));
                             }

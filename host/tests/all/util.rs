@@ -25,6 +25,11 @@ pub struct GuestServer {
 /// Starts `program` under `aio run --timeout=<timeout>` with [`LOOPBACK`]
 /// grants and waits for its `listening on ADDR` line.
 pub fn start_guest_server(timeout: &str, program: &str) -> GuestServer {
+    start_guest_server_with(timeout, &[], program)
+}
+
+/// As [`start_guest_server`], with more `aio run` flags (limits, say).
+pub fn start_guest_server_with(timeout: &str, flags: &[&str], program: &str) -> GuestServer {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
         .args([
@@ -32,8 +37,9 @@ pub fn start_guest_server(timeout: &str, program: &str) -> GuestServer {
             &format!("--timeout={timeout}"),
             LOOPBACK[0],
             LOOPBACK[1],
-            program,
         ])
+        .args(flags)
+        .arg(program)
         .env("AIO_CACHE_DIR", cache_dir())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
