@@ -93,6 +93,7 @@ pub mod process;
 pub mod runner;
 pub mod signals;
 pub mod stdio;
+mod streams;
 pub mod units;
 
 pub use cache::LoadedFrom;

@@ -18,6 +18,7 @@ use super::tcp::{
     ACCEPT_BATCH, ListenProducer, ReceiveProducer, Received, ResultRx, SendConsumer, Sent,
     TcpResult, TcpSocket,
 };
+use crate::streams::answer;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -328,11 +329,8 @@ impl<T: 'static> StreamProducer<T> for Accepts<T> {
         let room = dst.remaining(&mut store);
         if room == Some(0) {
             // A zero-length read asks whether a client is waiting.
-            return match self.producer.poll_ready(cx) {
-                Poll::Ready(()) => Poll::Ready(Ok(StreamResult::Completed)),
-                Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
-                Poll::Pending => Poll::Pending,
-            };
+            let ready = self.producer.poll_ready(cx);
+            return answer(ready.map(|()| StreamResult::Completed), finish);
         }
         let want = room.unwrap_or(1).min(ACCEPT_BATCH);
         let mut clients = Vec::new();
@@ -346,11 +344,7 @@ impl<T: 'static> StreamProducer<T> for Accepts<T> {
             }
         }
         if clients.is_empty() {
-            return if finish {
-                Poll::Ready(Ok(StreamResult::Cancelled))
-            } else {
-                Poll::Pending
-            };
+            return answer(Poll::Pending, finish);
         }
         dst.set_buffer(VecBuffer::from(clients));
         Poll::Ready(Ok(StreamResult::Completed))
@@ -372,22 +366,22 @@ impl<D> StreamProducer<D> for ReceiveHalf {
         finish: bool,
     ) -> Poll<wasmtime::Result<StreamResult>> {
         if dst.remaining(&mut store) == Some(0) {
-            return match self.0.poll_ready(cx) {
-                Poll::Ready(()) => Poll::Ready(Ok(StreamResult::Completed)),
-                Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
-                Poll::Pending => Poll::Pending,
-            };
+            // A zero-length read asks whether data is there.
+            let ready = self.0.poll_ready(cx);
+            return answer(ready.map(|()| StreamResult::Completed), finish);
         }
         let mut dst = dst.as_direct(store, HOST_READ_CAPACITY);
-        match self.0.poll_receive(cx, dst.remaining()) {
-            Poll::Ready(Received::Data(n)) => {
-                dst.mark_written(n);
-                Poll::Ready(Ok(StreamResult::Completed))
-            }
-            Poll::Ready(Received::Eof | Received::Failed) => Poll::Ready(Ok(StreamResult::Dropped)),
-            Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
-            Poll::Pending => Poll::Pending,
-        }
+        let received = self.0.poll_receive(cx, dst.remaining());
+        answer(
+            received.map(|r| match r {
+                Received::Data(n) => {
+                    dst.mark_written(n);
+                    StreamResult::Completed
+                }
+                Received::Eof | Received::Failed => StreamResult::Dropped,
+            }),
+            finish,
+        )
     }
 }
 
@@ -406,21 +400,21 @@ impl<D> StreamConsumer<D> for SendHalf {
     ) -> Poll<wasmtime::Result<StreamResult>> {
         let mut src = src.as_direct(store);
         if src.remaining().is_empty() {
-            return match self.0.poll_ready(cx) {
-                Poll::Ready(()) => Poll::Ready(Ok(StreamResult::Completed)),
-                Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
-                Poll::Pending => Poll::Pending,
-            };
+            // A zero-length write asks whether there is room.
+            let ready = self.0.poll_ready(cx);
+            return answer(ready.map(|()| StreamResult::Completed), finish);
         }
-        match self.0.poll_send(cx, src.remaining()) {
-            Poll::Ready(Sent::Wrote(n)) => {
-                src.mark_read(n);
-                Poll::Ready(Ok(StreamResult::Completed))
-            }
-            Poll::Ready(Sent::Failed) => Poll::Ready(Ok(StreamResult::Dropped)),
-            Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
-            Poll::Pending => Poll::Pending,
-        }
+        let sent = self.0.poll_send(cx, src.remaining());
+        answer(
+            sent.map(|r| match r {
+                Sent::Wrote(n) => {
+                    src.mark_read(n);
+                    StreamResult::Completed
+                }
+                Sent::Failed => StreamResult::Dropped,
+            }),
+            finish,
+        )
     }
 }
 

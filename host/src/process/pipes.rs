@@ -5,6 +5,7 @@
 //! straight between guest memory and the pipe (no intermediate buffer).
 
 use crate::process::child::PipeReader;
+use crate::streams::answer;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncWrite, ReadBuf};
@@ -38,20 +39,18 @@ impl<D> StreamProducer<D> for PipeProducer {
         }
         let mut dst = dst.as_direct(store, READ_CHUNK);
         let mut buf = ReadBuf::new(dst.remaining());
-        match self.0.as_mut().poll_read(cx, &mut buf) {
-            Poll::Ready(Ok(())) if buf.filled().is_empty() => {
-                Poll::Ready(Ok(StreamResult::Dropped))
-            }
-            Poll::Ready(Ok(())) => {
-                let n = buf.filled().len();
+        let read = self.0.as_mut().poll_read(cx, &mut buf);
+        let n = buf.filled().len();
+        let read = read.map(|r| match r {
+            Ok(()) if n == 0 => StreamResult::Dropped,
+            Ok(()) => {
                 dst.mark_written(n);
-                Poll::Ready(Ok(StreamResult::Completed))
+                StreamResult::Completed
             }
             // A read error on a pipe ends the stream, as EOF would.
-            Poll::Ready(Err(_)) => Poll::Ready(Ok(StreamResult::Dropped)),
-            Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
-            Poll::Pending => Poll::Pending,
-        }
+            Err(_) => StreamResult::Dropped,
+        });
+        answer(read, finish)
     }
 }
 
@@ -74,14 +73,13 @@ impl<D> StreamConsumer<D> for PipeConsumer {
         if buf.is_empty() {
             return Poll::Ready(Ok(StreamResult::Completed));
         }
-        match Pin::new(&mut self.0).poll_write(cx, buf) {
-            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(Ok(StreamResult::Dropped)),
-            Poll::Ready(Ok(n)) => {
+        let wrote = Pin::new(&mut self.0).poll_write(cx, buf).map(|r| match r {
+            Ok(0) | Err(_) => StreamResult::Dropped,
+            Ok(n) => {
                 src.mark_read(n);
-                Poll::Ready(Ok(StreamResult::Completed))
+                StreamResult::Completed
             }
-            Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
-            Poll::Pending => Poll::Pending,
-        }
+        });
+        answer(wrote, finish)
     }
 }
