@@ -195,6 +195,10 @@ async fn accept_loop(
                 result
             }));
         }
+        // One batch per loop turn, as asyncio accepts up to its backlog
+        // per readiness event: the handlers just started run before more
+        // clients are taken.
+        crate::yield_now().await?;
     }
 }
 

@@ -330,6 +330,8 @@ impl TcpSocket {
             listener,
             family: self.family,
             net: self.net.clone(),
+            backoff: None,
+            delay: Duration::ZERO,
         })
     }
 
@@ -570,7 +572,15 @@ pub(crate) struct ListenProducer {
     listener: Arc<Listener>,
     family: IpAddressFamily,
     net: NetAccess,
+    /// After an accept failed for the host's own reasons, the wait before
+    /// the next one (see [`poll_accept`](Self::poll_accept)).
+    backoff: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    delay: Duration,
 }
+
+/// The first and the longest wait after a failed accept (Go's net/http
+/// uses the same).
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(5), Duration::from_secs(1));
 
 impl ListenProducer {
     /// Waits until a client may be pending.
@@ -579,12 +589,20 @@ impl ListenProducer {
         self.listener.poll_read_ready(cx).map(|_| ())
     }
 
-    /// Accepts one client without waiting. Clients that went away before
-    /// being accepted are skipped; a failed accept (out of descriptors,
-    /// say) gives a client socket in the failed state, so the guest
-    /// learns why.
-    /// `Pending` when no client is pending (the task is woken when one is).
-    pub(crate) fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<TcpSocket> {
+    /// Accepts one client without waiting; `Pending` when no client is
+    /// pending (the task is woken when one is). Clients that went away
+    /// before being accepted are skipped. An accept that fails for the
+    /// host's own reasons (out of descriptors or memory) gives one client
+    /// socket in the failed state, so the guest learns why, and then
+    /// waits 5 ms before the next try, doubling to 1 s while it keeps
+    /// failing: the waiting client keeps the listener readable, and trying
+    /// again at once would spin (a guest server died of it: every failed
+    /// client it was handed cost it handles, until the store had none).
+    pub(crate) fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<TcpSocket> {
+        if let Some(wait) = &mut self.backoff {
+            ready!(wait.as_mut().poll(cx));
+            self.backoff = None;
+        }
         let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
         loop {
             // (`try_io` first, for the reason `ReceiveProducer::poll_receive`
@@ -599,11 +617,17 @@ impl ListenProducer {
                         // clients. Audited.
                         self.net.allows(peer, SocketAddrUse::TcpAccept);
                     }
+                    self.delay = Duration::ZERO;
                     return Poll::Ready(TcpSocket::accepted(self.net.clone(), self.family, fd));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if is_client_gone(&e) => continue,
-                Err(e) => return Poll::Ready(self.failed(code(e))),
+                Err(e) => {
+                    let (first, longest) = ACCEPT_BACKOFF;
+                    self.delay = (self.delay * 2).clamp(first, longest);
+                    self.backoff = Some(Box::pin(tokio::time::sleep(self.delay)));
+                    return Poll::Ready(self.failed(code(e)));
+                }
             }
             match ready!(self.listener.poll_read_ready(cx)) {
                 Ok(_) => continue,
@@ -853,7 +877,7 @@ mod tests {
     async fn pair(net: &NetAccess) -> (TcpSocket, TcpSocket, TcpSocket) {
         let mut server = TcpSocket::new(net.clone(), v4()).unwrap();
         server.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let accepts = server.listen().unwrap();
+        let mut accepts = server.listen().unwrap();
         let addr = server.local_address().unwrap();
         let mut client = TcpSocket::new(net.clone(), v4()).unwrap();
         client.start_connect(addr).unwrap();
@@ -1115,7 +1139,7 @@ mod tests {
             if s.bind("[::1]:0".parse().unwrap()).is_err() {
                 return; // no IPv6 loopback on this machine
             }
-            let accepts = s.listen().unwrap();
+            let mut accepts = s.listen().unwrap();
             let addr = s.local_address().unwrap();
             assert!(addr.is_ipv6());
             let mut c = TcpSocket::new(net, v6).unwrap();

@@ -326,18 +326,19 @@ impl<T: 'static> StreamProducer<T> for Accepts<T> {
         mut dst: Destination<'a, Self::Item, Self::Buffer>,
         finish: bool,
     ) -> Poll<wasmtime::Result<StreamResult>> {
+        let this = self.get_mut();
         let room = dst.remaining(&mut store);
         if room == Some(0) {
             // A zero-length read asks whether a client is waiting.
-            let ready = self.producer.poll_ready(cx);
+            let ready = this.producer.poll_ready(cx);
             return answer(ready.map(|()| StreamResult::Completed), finish);
         }
         let want = room.unwrap_or(1).min(ACCEPT_BATCH);
         let mut clients = Vec::new();
         while clients.len() < want {
-            match self.producer.poll_accept(cx) {
+            match this.producer.poll_accept(cx) {
                 Poll::Ready(client) => {
-                    let table = (self.getter)(store.data_mut()).wasi.table;
+                    let table = (this.getter)(store.data_mut()).wasi.table;
                     clients.push(push(table, client)?);
                 }
                 Poll::Pending => break,

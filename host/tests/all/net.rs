@@ -1,7 +1,10 @@
 //! Streams over TCP (`wasi:sockets` with `--allow-net` / `--allow-listen`),
 //! through the real `aio` command, on loopback only.
 
-use crate::util::{LOOPBACK, aio, scratch_dir, start_guest_server, start_guest_server_with};
+use crate::util::{
+    LOOPBACK, aio, scratch_dir, start_guest_server, start_guest_server_under,
+    start_guest_server_with,
+};
 use std::time::Duration;
 use test_artifacts::*;
 
@@ -261,6 +264,67 @@ fn net_thousand() {
 #[test]
 fn net_thousand_in_24_mib() {
     thousand(&["--max-memory=24MiB"], Duration::from_millis(500));
+}
+
+/// A server out of file descriptors keeps serving. Each accept that fails
+/// (EMFILE) hands the guest one failed client and then waits (5 ms,
+/// doubling to 1 s) instead of trying again at once: before, the guest was
+/// handed failed clients as fast as it could take them, each cost it
+/// stream handles, and it died with "store handle limit exceeded".
+#[test]
+fn net_out_of_descriptors() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    const CLIENTS: usize = 100;
+    let wrapper = ["sh", "-c", "ulimit -n 64 && exec \"$0\" \"$@\""];
+    let mut server = start_guest_server_under(&wrapper, "60s", &[], NET_THOUSAND);
+    let addr: std::net::SocketAddr = server.addr.parse().unwrap();
+
+    // More clients at once than the server has descriptors for: some are
+    // served, the others wait in the backlog or are given up.
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let Ok(mut c) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+            continue;
+        };
+        let _ = c.write_all(b"hello\n");
+        clients.push(c);
+    }
+    // Those the server took have their echo by now.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut served = 0;
+    for c in &mut clients {
+        c.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        let mut buf = [0u8; 6];
+        if c.read_exact(&mut buf).is_ok() && &buf == b"hello\n" {
+            served += 1;
+        }
+    }
+    assert!(served > 0, "no client served");
+    assert!(
+        served < CLIENTS,
+        "all {CLIENTS} served: the limit did not bite"
+    );
+    drop(clients);
+
+    // With the descriptors back, a new client is served (within the
+    // longest wait), and the server is alive to be stopped.
+    let mut c = std::net::TcpStream::connect(addr).expect("connect after");
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"again\n").unwrap();
+    let mut line = String::new();
+    BufReader::new(&c)
+        .read_line(&mut line)
+        .expect("an echo after the descriptors came back");
+    assert_eq!(line, "again\n");
+    c.write_all(b"quit\n").unwrap();
+    drop(c);
+    let mut rest = String::new();
+    server.out.read_to_string(&mut rest).unwrap();
+    let status = server.child.wait().unwrap();
+    let mut err = String::new();
+    let _ = server.child.stderr.take().unwrap().read_to_string(&mut err);
+    assert!(status.success(), "{status:?}\n{rest}\n{err}");
+    assert!(rest.starts_with("served "), "{rest}\n{err}");
 }
 
 fn thousand(flags: &[&str], busy: Duration) {

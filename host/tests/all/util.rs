@@ -30,8 +30,29 @@ pub fn start_guest_server(timeout: &str, program: &str) -> GuestServer {
 
 /// As [`start_guest_server`], with more `aio run` flags (limits, say).
 pub fn start_guest_server_with(timeout: &str, flags: &[&str], program: &str) -> GuestServer {
+    start_guest_server_under(&[], timeout, flags, program)
+}
+
+/// As [`start_guest_server_with`], with `aio` started by `wrapper` (a
+/// command that ends by running its arguments, e.g.
+/// `sh -c 'ulimit -n 64 && exec "$@"' sh`).
+pub fn start_guest_server_under(
+    wrapper: &[&str],
+    timeout: &str,
+    flags: &[&str],
+    program: &str,
+) -> GuestServer {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
+    let aio = env!("CARGO_BIN_EXE_aio");
+    let mut cmd = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(aio);
+            c
+        }
+        None => Command::new(aio),
+    };
+    let mut child = cmd
         .args([
             "run",
             &format!("--timeout={timeout}"),
