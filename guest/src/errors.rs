@@ -30,7 +30,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum ErrorKind {
     /// `asyncio.CancelledError`: the task was asked to stop
-    /// ([`Task::cancel`](crate::Task::cancel)), with the optional message
+    /// ([`Task::cancel`](crate::TaskRef::cancel)), with the optional message
     /// given to `cancel_with`.
     Cancelled {
         /// The message passed to `cancel_with`, if any.

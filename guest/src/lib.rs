@@ -38,7 +38,7 @@
 //! # Errors and cancellation
 //!
 //! Everything that can fail returns [`Result`]; `?` plays the role of
-//! `raise`. Cancellation is cooperative, as in asyncio: [`Task::cancel`]
+//! `raise`. Cancellation is cooperative, as in asyncio: [`Task::cancel`](TaskRef::cancel)
 //! makes the next SDK awaitable the task is suspended in return
 //! `Err(Cancelled)` (once), and whatever that awaitable waited on is
 //! cancelled too. The task may clean up (even awaiting), propagate the error

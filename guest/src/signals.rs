@@ -1,5 +1,5 @@
-//! Signals from the host: [`Loop::add_signal_handler`] and
-//! [`Loop::remove_signal_handler`], and what `asyncio.run` does with
+//! Signals from the host: [`Loop::add_signal_handler`](crate::Loop::add_signal_handler) and
+//! [`Loop::remove_signal_handler`](crate::Loop::remove_signal_handler), and what `asyncio.run` does with
 //! SIGINT.
 //!
 //! ```no_run

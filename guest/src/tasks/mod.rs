@@ -17,11 +17,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! **Cancellation** is cooperative, as in asyncio: [`Task::cancel`] asks the
+//! **Cancellation** is cooperative, as in asyncio: [`Task::cancel`](TaskRef::cancel) asks the
 //! task to stop, and the next SDK awaitable it is suspended in returns
 //! `Err(Cancelled)` (once). The task may clean up (even with further
 //! awaits), propagate it with `?`, or swallow it with
-//! [`uncancel`](Task::uncancel). A task that finishes while a cancellation
+//! [`uncancel`](TaskRef::uncancel). A task that finishes while a cancellation
 //! request is still undelivered ends cancelled, as in asyncio.
 //!
 //! **Dropping** a `Task` handle never cancels the task (use `cancel`).
@@ -30,10 +30,10 @@
 //! `await task` does in asyncio.
 
 mod as_completed;
-mod gather;
-mod group;
+pub mod gather;
+pub mod group;
 mod shield;
-mod wait;
+pub mod wait;
 
 pub use as_completed::{AsCompleted, as_completed};
 pub use gather::{Gather, GatherAll, GatherTuple, TaskTuple, gather, gather_all};

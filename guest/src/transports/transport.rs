@@ -318,7 +318,7 @@ impl Transport {
         matches!(self.inner.state.get(), State::Closing | State::Lost)
     }
 
-    /// Stops calling `data_received` until [`resume_reading`]
+    /// Stops calling `data_received` until [`resume_reading`](Self::resume_reading)
     /// (Self::resume_reading); the socket is not read meanwhile, so the
     /// peer is slowed down by TCP itself. Idempotent.
     pub fn pause_reading(&self) {
