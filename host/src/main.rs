@@ -69,7 +69,7 @@ struct RunArgs {
 
     /// Let the guest connect to (and send UDP to) these addresses, and look
     /// names up. HOST:PORT, HOST:FIRST-LAST, HOST:*, with HOST an IP,
-    /// \[IPv6\], a name (resolved now) or *.
+    /// an IPv6 address in brackets, a name (resolved now) or *.
     #[arg(
         long,
         value_name = "HOST:PORT,...",
