@@ -83,8 +83,6 @@ pub struct StreamReader {
     /// buffer, halved after one that used under a quarter of it, between
     /// [`MIN_CHUNK`] and [`CHUNK`].
     chunk: usize,
-    /// What the read in progress asked for.
-    asked: usize,
 }
 
 impl std::fmt::Debug for StreamReader {
@@ -123,7 +121,6 @@ impl StreamReader {
             end: None,
             closer: None,
             chunk: MIN_CHUNK,
-            asked: 0,
         }
     }
 
@@ -137,7 +134,6 @@ impl StreamReader {
             end: None,
             closer: None,
             chunk: MIN_CHUNK,
-            asked: 0,
         }
     }
 
@@ -261,7 +257,6 @@ impl StreamReader {
                         target.shrink_to(self.chunk);
                     }
                     target.reserve(self.chunk);
-                    self.asked = target.capacity() - target.len();
                     self.source = Source::Reading(Box::pin(async move {
                         let (result, buf) = raw.read(target).await;
                         (raw, result, buf)
@@ -273,6 +268,9 @@ impl StreamReader {
                         return Poll::Pending;
                     }
                     Poll::Ready((raw, result, data)) => {
+                        // What the read asked for: it reads into the spare
+                        // capacity of an empty buffer.
+                        let asked = data.capacity();
                         if self.buf.is_empty() {
                             self.buf = data;
                             self.start = 0;
@@ -281,7 +279,7 @@ impl StreamReader {
                         }
                         match result {
                             wit_bindgen::StreamResult::Complete(n) if n > 0 => {
-                                if n >= self.asked {
+                                if n >= asked {
                                     self.chunk = (self.chunk * 2).min(CHUNK);
                                 } else if n * 4 < self.chunk {
                                     self.chunk = (self.chunk / 2).max(MIN_CHUNK);

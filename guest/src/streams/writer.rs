@@ -4,8 +4,9 @@
 //! stream at once (as asyncio's socket transport calls `send` at once);
 //! what the other end does not take at once is left to a small pump task
 //! (named `stream writer`, started the first time it is needed), which
-//! moves the buffer into the stream as fast as the other end takes it. `drain` waits while more than the high-water
-//! mark is buffered, until it falls to the low-water mark.
+//! moves the buffer into the stream as fast as the other end takes it.
+//! `drain` waits while more than the high-water mark is buffered, until it
+//! falls to the low-water mark.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -88,6 +89,22 @@ impl Shared {
         {
             w.wake();
         }
+    }
+
+    /// Closed for good (everything written, aborted, or failed with
+    /// `error`): returns the write in flight and the stream, for the
+    /// caller to drop once it has let go of the borrow (dropping them
+    /// cancels the write and closes the stream).
+    fn finish(&mut self, error: Option<Error>) -> (Option<WriteOp>, Option<RawWriter>) {
+        self.closed = true;
+        self.closing = true;
+        if error.is_some() {
+            self.error = error;
+            self.buf = Vec::new();
+        }
+        self.in_flight = 0;
+        self.wake_waiters();
+        (self.op.take(), self.raw.take())
     }
 
     fn wake_waiters(&mut self) {
@@ -193,29 +210,38 @@ impl StreamWriter {
         WriterHandle(Rc::downgrade(&self.shared))
     }
 
-    /// Buffers `data` (never waits). Fails once the writer is closing or
-    /// the other end has gone away.
+    /// Sends `data`, or buffers what cannot go at once (never waits).
+    /// Fails once the writer is closing or the other end has gone away.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        {
+            let s = self.shared.borrow();
+            if let Some(e) = &s.error {
+                return Err(e.clone());
+            }
+            if s.closing {
+                return Err(Error::runtime("StreamWriter: write after close"));
+            }
+        }
+        self.push(data);
+        Ok(())
+    }
+
+    /// Hands `data` to the stream at once when nothing is buffered and no
+    /// write is in flight, else appends it to the buffer for the pump.
+    fn push(&self, data: &[u8]) {
         let mut s = self.shared.borrow_mut();
-        if let Some(e) = &s.error {
-            return Err(e.clone());
-        }
-        if s.closing {
-            return Err(Error::runtime("StreamWriter: write after close"));
-        }
         if data.is_empty() {
-            return Ok(());
+            return;
         }
         if s.buf.is_empty()
             && let Some(raw) = s.raw.take()
         {
             drop(s);
             self.write_through(raw, data.to_vec());
-            return Ok(());
+            return;
         }
         s.buf.extend_from_slice(data);
         s.wake_pump();
-        Ok(())
     }
 
     /// Nothing buffered and no write in flight: starts the write now. The
@@ -223,11 +249,7 @@ impl StreamWriter {
     /// room), so no task runs for it; otherwise the pump finishes it.
     fn write_through(&self, raw: RawWriter, chunk: Vec<u8>) {
         let len = chunk.len();
-        let mut op: WriteOp = Box::pin(async move {
-            let mut raw = raw;
-            let left = raw.write_all(chunk).await;
-            (raw, left)
-        });
+        let mut op = start_write(raw, chunk);
         // Polled once, here: it starts the write. The pump polls it again
         // with its own waker if it is not done (each poll registers the
         // waker it is given).
@@ -237,13 +259,10 @@ impl StreamWriter {
             Poll::Ready((raw, left)) if left.is_empty() => s.raw = Some(raw),
             Poll::Ready((raw, _)) => {
                 // The other end went away (writing again would trap).
-                s.closed = true;
-                s.closing = true;
-                s.error = Some(reader_gone());
-                s.wake_waiters();
+                let parts = s.finish(Some(reader_gone()));
                 s.wake_pump(); // it ends, seeing `closing`
                 drop(s);
-                drop(raw);
+                drop((parts, raw));
             }
             Poll::Pending => {
                 s.in_flight = len;
@@ -453,13 +472,10 @@ fn close(shared: &Rc<RefCell<Shared>>, abort: bool) {
     }
     if s.op.is_none() && s.buf.is_empty() {
         // Idle: nothing to wait for. Dropping the stream closes it.
-        let raw = s.raw.take();
-        s.closed = true;
-        s.in_flight = 0;
-        s.wake_waiters();
+        let parts = s.finish(None);
         s.wake_pump();
         drop(s);
-        drop(raw);
+        drop(parts);
         return;
     }
     drop(s);
@@ -492,6 +508,16 @@ fn wake_or_start_pump(shared: &Rc<RefCell<Shared>>) {
     ));
 }
 
+/// A write of `chunk`; it owns the stream until it completes and gives it
+/// back with what the other end did not take.
+fn start_write(raw: RawWriter, chunk: Vec<u8>) -> WriteOp {
+    Box::pin(async move {
+        let mut raw = raw;
+        let left = raw.write_all(chunk).await;
+        (raw, left)
+    })
+}
+
 /// The error of a write the other end no longer reads.
 fn reader_gone() -> Error {
     Error::from(std::io::Error::new(
@@ -507,22 +533,8 @@ struct Pump {
 
 impl Pump {
     fn finish(&mut self, error: Option<Error>) {
-        let mut s = self.shared.borrow_mut();
-        // Dropping the write in flight cancels it; dropping the stream
-        // closes it.
-        let op = s.op.take();
-        let raw = s.raw.take();
-        s.closed = true;
-        s.closing = true;
-        if error.is_some() {
-            s.error = error;
-            s.buf = Vec::new();
-        }
-        s.in_flight = 0;
-        s.wake_waiters();
-        drop(s);
-        drop(op);
-        drop(raw);
+        let parts = self.shared.borrow_mut().finish(error);
+        drop(parts);
     }
 }
 
@@ -573,11 +585,7 @@ impl std::future::Future for Pump {
                 let chunk = std::mem::take(&mut s.buf);
                 s.in_flight = chunk.len();
                 let raw = s.raw.take().expect("no write in flight");
-                s.op = Some(Box::pin(async move {
-                    let mut raw = raw;
-                    let left = raw.write_all(chunk).await;
-                    (raw, left)
-                }));
+                s.op = Some(start_write(raw, chunk));
                 continue;
             }
             if s.closing {
@@ -617,16 +625,8 @@ impl futures_io::AsyncWrite for StreamWriter {
             s.waiters.push(cx.waker().clone());
             return Poll::Pending;
         }
-        if !data.is_empty()
-            && s.buf.is_empty()
-            && let Some(raw) = s.raw.take()
-        {
-            drop(s);
-            self.write_through(raw, data.to_vec());
-            return Poll::Ready(Ok(data.len()));
-        }
-        s.buf.extend_from_slice(data);
-        s.wake_pump();
+        drop(s);
+        self.push(data);
         Poll::Ready(Ok(data.len()))
     }
 

@@ -318,8 +318,8 @@ impl Transport {
         matches!(self.inner.state.get(), State::Closing | State::Lost)
     }
 
-    /// Stops calling `data_received` until [`resume_reading`](Self::resume_reading)
-    /// (Self::resume_reading); the socket is not read meanwhile, so the
+    /// Stops calling `data_received` until
+    /// [`resume_reading`](Self::resume_reading); the socket is not read meanwhile, so the
     /// peer is slowed down by TCP itself. Idempotent.
     pub fn pause_reading(&self) {
         self.inner.reading_paused.set(true);
