@@ -236,8 +236,9 @@ impl Grants {
     }
 
     /// Configures a WASI context builder with exactly these grants, reading
-    /// the host environment of this process.
-    pub(crate) fn apply(&self, builder: &mut WasiCtxBuilder) {
+    /// the host environment of this process. Returns the run's network
+    /// access (`None`: nothing granted), which the host's TCP uses too.
+    pub(crate) fn apply(&self, builder: &mut WasiCtxBuilder) -> Option<NetAccess> {
         let host_env: Vec<(String, String)> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
@@ -245,29 +246,12 @@ impl Grants {
             builder.env(name, value);
         }
         deny_network(builder);
-        if !self.net.is_empty() {
-            self.open_network(builder);
+        if self.net.is_empty() {
+            return None;
         }
-    }
-
-    /// Opens wasmtime-wasi's UDP with every address checked (and audited),
-    /// and name lookup when there is a connect grant. (TCP is the host's
-    /// own: see [`Grants::net_access`].)
-    fn open_network(&self, builder: &mut WasiCtxBuilder) {
         let access = NetAccess::new(self.net.clone(), self.audit.clone());
-        builder
-            .allow_udp(true)
-            .allow_ip_name_lookup(access.grant().allows_name_lookup())
-            .socket_addr_check(move |addr, use_| {
-                let allowed = access.allows(addr, use_);
-                Box::pin(async move { allowed })
-            });
-    }
-
-    /// The network access of one run (for the host's TCP): `None` when
-    /// nothing is granted.
-    pub(crate) fn net_access(&self) -> Option<NetAccess> {
-        (!self.net.is_empty()).then(|| NetAccess::new(self.net.clone(), self.audit.clone()))
+        open_network(builder, access.clone());
+        Some(access)
     }
 
     /// The variables the guest sees, given the host's (UTF-8) environment.
@@ -315,6 +299,19 @@ where
     S: AsRef<str>,
 {
     entries.into_iter().map(|e| e.as_ref().parse()).collect()
+}
+
+/// Opens wasmtime-wasi's UDP with every address checked (and audited) by
+/// `access`, and name lookup when there is a connect grant. (TCP is the
+/// host's own, with the same access: crate::net::tcp.)
+fn open_network(builder: &mut WasiCtxBuilder, access: NetAccess) {
+    builder
+        .allow_udp(true)
+        .allow_ip_name_lookup(access.grant().allows_name_lookup())
+        .socket_addr_check(move |addr, use_| {
+            let allowed = access.allows(addr, use_);
+            Box::pin(async move { allowed })
+        });
 }
 
 /// Switches every socket capability off explicitly. wasmtime-wasi 48's

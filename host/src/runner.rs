@@ -380,7 +380,7 @@ impl Program {
 
         let mut wasi = WasiCtx::builder();
         wasi.arg(&self.name).args(&args);
-        grants.apply(&mut wasi);
+        let net = grants.apply(&mut wasi);
         let captured = stdio.apply(&mut wasi);
 
         let mut table = ResourceTable::new();
@@ -390,7 +390,7 @@ impl Program {
         let children = ChildrenGuard(Children::new(limits.children_limit()));
         let state = RunState {
             wasi: wasi.build(),
-            net: grants.net_access(),
+            net,
             process: ProcessCtx::new(grants, children.0.clone()),
             signals: run_signals.clone(),
             table,
