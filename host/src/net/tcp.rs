@@ -244,18 +244,10 @@ impl TcpSocket {
         };
         match rnet::connect(&fd, &addr) {
             Ok(()) | Err(Errno::INPROGRESS) => {}
-            Err(e) => {
-                self.state = State::Closed(errno(e));
-                return Err(errno(e));
-            }
+            Err(e) => return Err(self.fail(errno(e))),
         }
-        self.state = match register(std::net::TcpStream::from(fd)) {
-            Ok(stream) => State::Connecting(stream),
-            Err(e) => State::Closed(e),
-        };
-        if let State::Closed(e) = self.state {
-            return Err(e);
-        }
+        let stream = register(std::net::TcpStream::from(fd)).map_err(|e| self.fail(e))?;
+        self.state = State::Connecting(stream);
         Ok(())
     }
 
@@ -337,38 +329,28 @@ impl TcpSocket {
 
     /// Takes the receive half (once).
     pub(crate) fn take_receive(&mut self) -> TcpResult<(ReceiveProducer, ResultRx)> {
-        match &mut self.state {
-            State::Connected {
-                stream,
-                receive_taken,
-                ..
-            } if !*receive_taken => {
-                *receive_taken = true;
-                let (tx, rx) = oneshot::channel();
-                let producer = ReceiveProducer {
-                    stream: Some(stream.clone()),
-                    result: Some(tx),
-                };
-                Ok((producer, rx))
-            }
-            State::Closed(e) => Err(*e),
-            _ => Err(ErrorCode::InvalidState),
-        }
+        let (half, rx) = self.take_half(true)?;
+        Ok((ReceiveProducer(half), rx))
     }
 
     /// Takes the send half (once).
     pub(crate) fn take_send(&mut self) -> TcpResult<(SendConsumer, ResultRx)> {
+        let (half, rx) = self.take_half(false)?;
+        Ok((SendConsumer(half), rx))
+    }
+
+    fn take_half(&mut self, receive: bool) -> TcpResult<(Half, ResultRx)> {
         match &mut self.state {
             State::Connected {
-                stream, send_taken, ..
-            } if !*send_taken => {
-                *send_taken = true;
-                let (tx, rx) = oneshot::channel();
-                let consumer = SendConsumer {
-                    stream: Some(stream.clone()),
-                    result: Some(tx),
-                };
-                Ok((consumer, rx))
+                stream,
+                receive_taken,
+                send_taken,
+            } => {
+                let taken = if receive { receive_taken } else { send_taken };
+                if std::mem::replace(taken, true) {
+                    return Err(ErrorCode::InvalidState);
+                }
+                Ok(Half::new(stream))
             }
             State::Closed(e) => Err(*e),
             _ => Err(ErrorCode::InvalidState),
@@ -667,12 +649,91 @@ fn is_client_gone(e: &io::Error) -> bool {
     ) || (cfg!(target_os = "linux") && Errno::from_io_error(e) == Some(Errno::NONET))
 }
 
-/// The receive half of a connection, as the guest's `stream<u8>`, and the
-/// result the guest learns when it ends.
-pub(crate) struct ReceiveProducer {
+/// What a receive or send half holds: the connection (until the half
+/// ends) and where its result goes (once).
+struct Half {
     stream: Option<Arc<Stream>>,
     result: Option<ResultTx>,
 }
+
+impl Half {
+    fn new(stream: &Arc<Stream>) -> (Half, ResultRx) {
+        let (tx, rx) = oneshot::channel();
+        let half = Half {
+            stream: Some(stream.clone()),
+            result: Some(tx),
+        };
+        (half, rx)
+    }
+
+    /// Ends the half: reports `result` (unless a result went already) and
+    /// shuts the connection down in direction `how`, if given.
+    fn end(&mut self, result: TcpResult<()>, how: Option<rnet::Shutdown>) {
+        if let Some(tx) = self.result.take() {
+            let _ = tx.send(result.map_err(Into::into));
+        }
+        if let (Some(stream), Some(how)) = (self.stream.take(), how) {
+            let _ = rnet::shutdown(stream.as_fd(), how);
+        }
+    }
+
+    fn poll_ready(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<()> {
+        match &self.stream {
+            Some(s) if interest.is_readable() => s.poll_read_ready(cx).map(|_| ()),
+            Some(s) => s.poll_write_ready(cx).map(|_| ()),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+/// One read or write of up to `len` bytes (`io`, given the socket), waiting
+/// for readiness only when the socket would block.
+///
+/// `try_io` runs `io` only while tokio's cached readiness says so, and a
+/// `WouldBlock` from the closure clears that readiness. A short transfer
+/// ends as `WouldBlock` on purpose: the kernel gave (or took) all it could,
+/// so the next call waits for the next edge instead of making a system call
+/// that says `EAGAIN`. Readiness is polled only then, not before every
+/// call: polling it spends the task's tokio budget, and spending it on
+/// every read made tokio force the whole store to yield every ~64 round
+/// trips; under load which connections got served became luck (p99 200 ms
+/// at 1,000 connections, against 15 ms).
+fn poll_io(
+    stream: &Stream,
+    cx: &mut Context<'_>,
+    interest: Interest,
+    len: usize,
+    mut io: impl FnMut(&std::net::TcpStream) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        let mut short = 0;
+        let done = stream.try_io(interest, |s| {
+            let n = io(s)?;
+            if n > 0 && n < len {
+                short = n;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(n)
+        });
+        match done {
+            Err(_) if short > 0 => return Poll::Ready(Ok(short)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            done => return Poll::Ready(done),
+        }
+        let ready = if interest.is_readable() {
+            stream.poll_read_ready(cx)
+        } else {
+            stream.poll_write_ready(cx)
+        };
+        if let Err(e) = ready!(ready) {
+            return Poll::Ready(Err(e));
+        }
+    }
+}
+
+/// The receive half of a connection, as the guest's `stream<u8>`, and the
+/// result the guest learns when it ends.
+pub(crate) struct ReceiveProducer(Half);
 
 /// What one receive gave.
 pub(crate) enum Received {
@@ -683,61 +744,28 @@ pub(crate) enum Received {
 
 impl ReceiveProducer {
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match &self.stream {
-            Some(s) => s.poll_read_ready(cx).map(|_| ()),
-            None => Poll::Ready(()),
-        }
+        self.0.poll_ready(cx, Interest::READABLE)
     }
 
     /// Reads into `buf` (not empty).
     pub(crate) fn poll_receive(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Received> {
-        let Some(stream) = &self.stream else {
+        let Some(stream) = &self.0.stream else {
             return Poll::Ready(Received::Eof);
         };
         let len = buf.len();
-        loop {
-            // `try_io` reads only while tokio's cached readiness says so, and
-            // a `WouldBlock` from the closure clears that readiness. A short
-            // read ends as `WouldBlock` on purpose: the kernel gave all it
-            // had, so the next read waits for the next edge instead of
-            // making a `recv` that says `EAGAIN`.
-            let mut short = 0;
-            let read = stream.try_io(Interest::READABLE, |mut s| {
-                let n = s.read(&mut *buf)?;
-                if n > 0 && n < len {
-                    short = n;
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                Ok(n)
-            });
-            match read {
-                Ok(0) => return Poll::Ready(self.end(Ok(()))),
-                Ok(n) => return Poll::Ready(Received::Data(n)),
-                Err(_) if short > 0 => return Poll::Ready(Received::Data(short)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(self.end(Err(code(e)))),
-            }
-            // Nothing to read: wait for readiness. Only here, not before
-            // every read: polling readiness spends the task's tokio budget,
-            // and spending it on every read made tokio force the whole
-            // store to yield every ~64 round trips; under load which
-            // connections got served became luck (p99 200 ms at 1,000
-            // connections, against 15 ms).
-            match ready!(stream.poll_read_ready(cx)) {
-                Ok(_) => continue,
-                Err(e) => return Poll::Ready(self.end(Err(code(e)))),
-            }
-        }
+        let read = ready!(poll_io(stream, cx, Interest::READABLE, len, |mut s| {
+            s.read(&mut *buf)
+        }));
+        Poll::Ready(match read {
+            Ok(0) => self.end(Ok(())),
+            Ok(n) => Received::Data(n),
+            Err(e) => self.end(Err(code(e))),
+        })
     }
 
     fn end(&mut self, result: TcpResult<()>) -> Received {
         let failed = result.is_err();
-        if let Some(tx) = self.result.take() {
-            let _ = tx.send(result.map_err(Into::into));
-        }
-        if let Some(stream) = self.stream.take() {
-            let _ = rnet::shutdown(stream.as_fd(), rnet::Shutdown::Read);
-        }
+        self.0.end(result, Some(rnet::Shutdown::Read));
         if failed {
             Received::Failed
         } else {
@@ -754,10 +782,7 @@ impl Drop for ReceiveProducer {
 }
 
 /// The send half of a connection, fed by the guest's `stream<u8>`.
-pub(crate) struct SendConsumer {
-    stream: Option<Arc<Stream>>,
-    result: Option<ResultTx>,
-}
+pub(crate) struct SendConsumer(Half);
 
 /// What one send did.
 pub(crate) enum Sent {
@@ -767,61 +792,37 @@ pub(crate) enum Sent {
 
 impl SendConsumer {
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match &self.stream {
-            Some(s) => s.poll_write_ready(cx).map(|_| ()),
-            None => Poll::Ready(()),
-        }
+        self.0.poll_ready(cx, Interest::WRITABLE)
     }
 
     /// Writes from `buf` (not empty).
     pub(crate) fn poll_send(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Sent> {
-        let Some(stream) = &self.stream else {
+        let Some(stream) = &self.0.stream else {
             return Poll::Ready(Sent::Failed);
         };
         let len = buf.len();
-        loop {
-            // As in `poll_receive`: a short write means the send buffer is
-            // full, and it clears the write readiness.
-            let mut short = 0;
-            let wrote = stream.try_io(Interest::WRITABLE, |mut s| {
-                let n = s.write(buf)?;
-                if n < len {
-                    short = n;
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                Ok(n)
-            });
-            match wrote {
-                Ok(n) => return Poll::Ready(Sent::Wrote(n)),
-                Err(_) if short > 0 => return Poll::Ready(Sent::Wrote(short)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(self.fail(code(e))),
+        // (A write that took nothing counts as would-block, as a short one.)
+        let wrote = ready!(poll_io(stream, cx, Interest::WRITABLE, len, |mut s| {
+            match s.write(buf)? {
+                0 => Err(io::ErrorKind::WouldBlock.into()),
+                n => Ok(n),
             }
-            match ready!(stream.poll_write_ready(cx)) {
-                Ok(_) => continue,
-                Err(e) => return Poll::Ready(self.fail(code(e))),
+        }));
+        Poll::Ready(match wrote {
+            Ok(n) => Sent::Wrote(n),
+            Err(e) => {
+                // Broken: the result says why; no FIN on a broken connection.
+                self.0.end(Err(code(e)), None);
+                Sent::Failed
             }
-        }
-    }
-
-    fn fail(&mut self, e: ErrorCode) -> Sent {
-        if let Some(tx) = self.result.take() {
-            let _ = tx.send(Err(e.into()));
-        }
-        self.stream = None;
-        Sent::Failed
+        })
     }
 }
 
 impl Drop for SendConsumer {
     fn drop(&mut self) {
         // The guest closed its stream: no more data, tell the peer (FIN).
-        if let Some(stream) = self.stream.take() {
-            let _ = rnet::shutdown(stream.as_fd(), rnet::Shutdown::Write);
-        }
-        if let Some(tx) = self.result.take() {
-            let _ = tx.send(Ok(()));
-        }
+        self.0.end(Ok(()), Some(rnet::Shutdown::Write));
     }
 }
 
