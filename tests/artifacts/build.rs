@@ -39,6 +39,12 @@ fn main() {
         );
     }
 
+    if let Err(why) = ensure_wasm_target(&workspace) {
+        // One line naming the cause and the fix, not a panic's dump.
+        println!("cargo::error={why}");
+        return;
+    }
+
     let programs = test_programs(&workspace.join("tests/programs/src/bin"));
     let examples = examples(&workspace.join("examples"));
 
@@ -176,6 +182,29 @@ fn disables_default_features(package_dir: &Path) -> bool {
     std::fs::read_to_string(package_dir.join("Cargo.toml"))
         .map(|manifest| manifest.contains("default-features = false"))
         .unwrap_or(false)
+}
+
+/// Installs the wasm32-wasip2 target when the toolchain lacks it
+/// (scripts/ensure-wasm-target, shared by every entry point that builds
+/// guests); the error is its one-line explanation of what to run.
+fn ensure_wasm_target(workspace: &Path) -> Result<(), String> {
+    let script = workspace.join("scripts/ensure-wasm-target");
+    println!("cargo:rerun-if-changed={}", script.display());
+    let output = Command::new("bash")
+        .arg(&script)
+        .current_dir(workspace)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(stderr
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("the wasm32-wasip2 target is not installed: run 'rustup target add wasm32-wasip2'")
+        .to_owned())
 }
 
 /// Runs one nested `cargo build` of these packages.
