@@ -14,7 +14,14 @@
 //!   number; children are killed and reaped as for any ending); SIGWINCH is
 //!   ignored. These are the POSIX default actions.
 //! - [`Disposition::Handle`] (the guest has a handler): every one is
-//!   delivered to the guest, which decides what happens.
+//!   delivered to the guest, which decides what happens, as in asyncio;
+//!   except that the operator keeps a way out: once a SIGINT or SIGTERM has
+//!   been delivered to a handler, a SIGINT or SIGTERM that arrives the grace
+//!   period ([`Signals::grace_period`]) or more after it, with the guest
+//!   still running, ends the run (status 128 + that signal's number). A
+//!   guest that handles SIGTERM to shut down cleanly has the grace period to
+//!   do it; one that ignores it is stopped by the next SIGTERM after that.
+//!   SIGHUP, SIGUSR1 and SIGUSR2 (reload, rotate logs, ...) never escalate.
 //! - [`Disposition::Graceful`] (asyncio.run's own SIGINT behaviour: the
 //!   guest cancels its main task and cleans up): the first one is delivered;
 //!   a second one, or the guest still running after the grace period
@@ -104,6 +111,13 @@ impl Signal {
     /// True if its default action ends the run (all but SIGWINCH).
     pub fn ends_run_by_default(self) -> bool {
         self != Signal::WindowChange
+    }
+
+    /// True for the signals an operator sends to stop a program (SIGINT,
+    /// SIGTERM): a guest that handles them is stopped by a later one (see
+    /// the [module docs](self)).
+    pub fn asks_to_stop(self) -> bool {
+        matches!(self, Signal::Interrupt | Signal::Terminate)
     }
 
     fn index(self) -> usize {
@@ -279,6 +293,8 @@ struct State {
     ending: Option<SignalEnding>,
     /// The run must end at this time unless it ended before.
     grace_deadline: Option<(tokio::time::Instant, SignalEnding)>,
+    /// The first SIGINT or SIGTERM delivered to a guest's handler, and when.
+    stop_handled: Option<(tokio::time::Instant, Signal)>,
 }
 
 impl RunSignals {
@@ -308,6 +324,28 @@ impl RunSignals {
                         message: format!("{verb} by {signal} (the guest does not handle it)"),
                     });
                     self.changed.notify_one();
+                }
+            }
+            Disposition::Handle if signal.asks_to_stop() => {
+                let now = tokio::time::Instant::now();
+                match state.stop_handled {
+                    Some((first, first_signal)) if now >= first + self.grace => {
+                        if state.ending.is_none() {
+                            state.ending = Some(SignalEnding {
+                                signal,
+                                message: format!(
+                                    "stopped by {signal}: the guest handles {first_signal} but was still running {} after it",
+                                    crate::units::format_duration(now - first)
+                                ),
+                            });
+                            self.changed.notify_one();
+                        }
+                    }
+                    Some(_) => self.queue(&mut state, signal),
+                    None => {
+                        state.stop_handled = Some((now, signal));
+                        self.queue(&mut state, signal);
+                    }
                 }
             }
             Disposition::Handle => self.queue(&mut state, signal),
@@ -489,6 +527,45 @@ mod tests {
             let waited = tokio::time::timeout(grace * 3, run.until_ended()).await;
             assert!(waited.is_err(), "ended: {waited:?}");
         });
+    }
+
+    #[test]
+    fn a_handled_stop_signal_escalates_only_after_the_grace_period() {
+        let grace = Duration::from_millis(100);
+        let run = RunSignals::new(grace);
+        for sig in Signal::ALL {
+            run.set_disposition(sig, Disposition::Handle);
+        }
+        run.deliver(Signal::Terminate);
+        run.deliver(Signal::Interrupt);
+        assert_eq!(ended_now(&run), None, "within the grace period");
+        std::thread::sleep(grace);
+        // Reload-style signals never escalate.
+        for _ in 0..3 {
+            run.deliver(Signal::Hangup);
+            run.deliver(Signal::User1);
+        }
+        assert_eq!(ended_now(&run), None);
+        run.deliver(Signal::Interrupt);
+        let ending = ended_now(&run).expect("a later SIGINT stops it");
+        assert_eq!(ending.signal, Signal::Interrupt);
+        assert!(
+            ending
+                .message
+                .starts_with("stopped by SIGINT: the guest handles SIGTERM but was still running"),
+            "{}",
+            ending.message
+        );
+        let pending: Vec<Signal> = lock(&run.state).pending.iter().copied().collect();
+        assert_eq!(
+            pending,
+            [
+                Signal::Terminate,
+                Signal::Interrupt,
+                Signal::Hangup,
+                Signal::User1
+            ]
+        );
     }
 
     #[test]

@@ -157,6 +157,51 @@ fn signals_handler() {
 }
 
 #[test]
+fn signals_stubborn() {
+    // A guest that handles SIGTERM and SIGINT and ignores them: the first
+    // ones reach its handlers (asyncio's behaviour); one after the grace
+    // period stops it, and its child dies with it.
+    let mut aio = Running::start(&[
+        "run",
+        "--signal-grace=300ms",
+        "--allow-run=sleep",
+        "--timeout=50s",
+        SIGNALS_STUBBORN,
+    ]);
+    let pid_line = match aio.lines.recv_timeout(LINE) {
+        Ok(line) => line,
+        Err(e) => aio.fail(&format!("no child line: {e:?}")),
+    };
+    let child: libc::pid_t = pid_line
+        .strip_prefix("child ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| aio.fail(&format!("unexpected line {pid_line:?}")));
+    aio.expect_line("ready");
+    aio.send(libc::SIGTERM);
+    aio.expect_line("ignoring SIGTERM");
+    aio.send(libc::SIGINT);
+    aio.expect_line("ignoring SIGINT");
+    std::thread::sleep(Duration::from_millis(400));
+    aio.send(libc::SIGTERM);
+    let end = aio.finish();
+    assert_eq!(end.status, Some(143), "{end:?}");
+    assert!(end.rest.is_empty(), "{end:?}");
+    let lines = end.aio_lines();
+    assert_eq!(lines.len(), 1, "{end:?}");
+    assert!(
+        lines[0].starts_with(
+            "aio: stopped by SIGTERM: the guest handles SIGTERM but was still running"
+        ),
+        "{end:?}"
+    );
+    // The child was killed and reaped: its pid is gone.
+    // Safety: signal 0 only checks that the pid exists.
+    let alive = unsafe { libc::kill(child, 0) } == 0;
+    assert!(!alive, "the guest's child {child} outlived the run");
+    assert!(end.elapsed < Duration::from_secs(30), "{end:?}");
+}
+
+#[test]
 fn signals_default_interrupt() {
     // SIGINT with no handler: main is cancelled, cleans up (awaiting), the
     // leftover task is cancelled, then status 130 with no `aio:` line.
