@@ -14,6 +14,18 @@
 //! the directory cannot be used, components are compiled anyway and one
 //! warning is printed.
 //!
+//! A cached artifact is machine code that is loaded without verification,
+//! so the cache is only as safe as the directory: anyone who can write
+//! there can run native code in every later `aio run`. The cache is used
+//! only where nobody but its owner can write: the directory must belong to
+//! this user and be writable by nobody else, and so must every directory
+//! above it (root may own those, and a sticky directory such as `/tmp` is
+//! fine, since others cannot rename what they do not own in it). A cache
+//! directory that fails this (say `/tmp/aio` with mode 777) is not used, with
+//! one warning naming the reason; a cached file writable by others is
+//! ignored and compiled again. The directory is created with mode 0700 and
+//! its files with mode 0600.
+//!
 //! ```
 //! use aio_host::Runtime;
 //!
@@ -26,6 +38,7 @@ use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -59,6 +72,8 @@ pub(crate) enum CacheSetting {
 #[derive(Debug)]
 pub(crate) struct CompileCache {
     dir: Option<PathBuf>,
+    /// Whether `dir` passed the ownership check (done once, when first used).
+    trusted: OnceLock<bool>,
     warned: AtomicBool,
 }
 
@@ -71,6 +86,7 @@ impl CompileCache {
         };
         CompileCache {
             dir,
+            trusted: OnceLock::new(),
             warned: AtomicBool::new(false),
         }
     }
@@ -87,15 +103,19 @@ impl CompileCache {
         engine: &Engine,
         bytes: &[u8],
     ) -> wasmtime::Result<(Component, LoadedFrom)> {
-        let Some(dir) = &self.dir else {
+        let Some(dir) = self.usable_dir() else {
             let component = Component::from_binary(engine, bytes)?;
             return Ok((component, LoadedFrom::Compiled { cached_at: None }));
         };
         let path = dir.join(format!("{}.cwasm", cache_key(engine, bytes)));
-        if let Ok(artifact) = std::fs::read(&path) {
-            // A file that does not load (foreign, damaged) is simply
-            // replaced below.
-            if let Ok(component) = deserialize_trusted(engine, &artifact) {
+        if let Some(artifact) = read_private(&path) {
+            // Safety: the file is in a directory only this user can write
+            // (`usable_dir`), is this user's and writable by nobody else
+            // (`read_private`), and was written whole by this cache (temporary
+            // name, then rename).
+            // A file that does not load (foreign, damaged) is simply replaced
+            // below.
+            if let Ok(component) = unsafe { deserialize(engine, &artifact) } {
                 return Ok((component, LoadedFrom::Cache(path)));
             }
         }
@@ -107,33 +127,114 @@ impl CompileCache {
         {
             Ok(()) => Some(path),
             Err(err) => {
-                self.warn_once(dir, &err);
+                self.warn_once(&format!("cannot write to {}: {err}", dir.display()));
                 None
             }
         };
         Ok((component, LoadedFrom::Compiled { cached_at }))
     }
 
-    fn warn_once(&self, dir: &Path, err: &std::io::Error) {
+    /// The cache directory if caching is on and the directory is safe to
+    /// load machine code from (checked once; one warning if it is not).
+    fn usable_dir(&self) -> Option<&Path> {
+        let dir = self.dir.as_deref()?;
+        let trusted = *self.trusted.get_or_init(|| match untrusted_because(dir) {
+            None => true,
+            Some(why) => {
+                self.warn_once(&format!("{} is not used: {why}", dir.display()));
+                false
+            }
+        });
+        trusted.then_some(dir)
+    }
+
+    fn warn_once(&self, why: &str) {
         if !self.warned.swap(true, Ordering::Relaxed) {
-            eprintln!(
-                "aio: warning: compile cache disabled: cannot write to {}: {err}",
-                dir.display()
-            );
+            eprintln!("aio: warning: compile cache disabled: {why}");
         }
     }
 }
 
-/// Loads a compiled component artifact: one from our own cache, or a
-/// `.cwasm` file the user produced with `aio compile` and asked us to run.
-pub(crate) fn deserialize_trusted(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Component> {
-    // Safety: `Component::deserialize` runs the machine code in `artifact`
-    // without verifying it; wasmtime only checks the header, its version and
-    // the engine's configuration. The bytes are either a file this cache
-    // wrote (complete, thanks to the rename) in the user's own cache
-    // directory, or a `.cwasm` the user passed to `aio run`: both are
-    // trusted like any native executable the user runs.
+/// Loads a compiled component artifact.
+///
+/// # Safety
+///
+/// `Component::deserialize` runs the machine code in `artifact` without
+/// verifying it; wasmtime only checks the header, its version and the
+/// engine's configuration. The bytes must come from this host's own
+/// compilation, kept where nobody else could change them: a file of this
+/// cache (see the module docs), or one the embedder vouched for
+/// ([`Runtime::load_precompiled`](crate::Runtime::load_precompiled)).
+pub(crate) unsafe fn deserialize(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Component> {
+    // Safety: passed on to the caller (this function's contract).
     unsafe { Component::deserialize(engine, artifact) }
+}
+
+/// Why machine code should not be loaded from `dir`, if it should not: the
+/// directory (or, before it exists, the nearest existing directory above
+/// it) and every directory above that must be owned by this user or root,
+/// and writable by nobody else unless sticky; the directory itself must be
+/// this user's and writable only by them.
+fn untrusted_because(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    // Safety: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let absolute = match std::path::absolute(dir) {
+        Ok(path) => path,
+        Err(err) => return Some(format!("cannot resolve it: {err}")),
+    };
+    let mut first = true;
+    for step in absolute.ancestors() {
+        let meta = match std::fs::metadata(step) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Some(format!("cannot check {}: {err}", step.display())),
+        };
+        let mode = meta.mode();
+        let others_write = mode & 0o022 != 0;
+        let sticky = mode & 0o1000 != 0;
+        let show = step.display();
+        if first && step == absolute {
+            if meta.uid() != me {
+                return Some(format!(
+                    "it belongs to uid {}, not to this user",
+                    meta.uid()
+                ));
+            }
+            if others_write {
+                return Some(format!(
+                    "others can write to it (mode {:o}): they could plant machine code",
+                    mode & 0o7777
+                ));
+            }
+        } else if meta.uid() != me && meta.uid() != 0 {
+            return Some(format!("{show} above it belongs to uid {}", meta.uid()));
+        } else if others_write && !sticky {
+            return Some(format!(
+                "others can write to {show} above it (mode {:o}): they could replace it",
+                mode & 0o7777
+            ));
+        }
+        first = false;
+    }
+    None
+}
+
+/// The contents of a cache file, if it is this user's and writable by
+/// nobody else (`None` also when it does not exist).
+fn read_private(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let mut file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    // Safety: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_file() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// SHA-256 of the engine's compatibility hash and the component bytes, hex.
@@ -165,8 +266,12 @@ impl Hasher for ShaHasher {
 /// it over `path`, creating the directory if needed.
 pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -177,7 +282,11 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
         file.write_all(contents)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)
@@ -223,6 +332,58 @@ mod tests {
             cache_key(&Engine::default(), b"one"),
             cache_key(&other, b"one")
         );
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_not_trusted() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("aio-trust-test-{}", std::process::id()));
+        let dir = base.join("cache");
+        write_atomically(&dir.join("x.cwasm"), b"code").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("x.cwasm")), 0o600);
+        assert_eq!(untrusted_because(&dir), None);
+        assert_eq!(
+            read_private(&dir.join("x.cwasm")).as_deref(),
+            Some(&b"code"[..])
+        );
+        // Not yet there, below a private directory: fine.
+        assert_eq!(untrusted_because(&dir.join("later")), None);
+
+        let set = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        set(&dir.join("x.cwasm"), 0o666);
+        assert_eq!(read_private(&dir.join("x.cwasm")), None);
+        set(&dir, 0o777);
+        let why = untrusted_because(&dir).expect("a 777 cache dir is refused");
+        assert!(why.contains("others can write to it (mode 777)"), "{why}");
+        set(&dir, 0o700);
+        set(&base, 0o777);
+        let why = untrusted_because(&dir).expect("a 777 parent is refused");
+        assert!(why.contains("above it"), "{why}");
+        assert!(untrusted_because(&dir.join("later")).is_some());
+        // Sticky, as /tmp is: others cannot replace our directory.
+        set(&base, 0o1777);
+        assert_eq!(untrusted_because(&dir), None);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_world_writable_cache_compiles_but_stores_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("aio-open-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let cache = CompileCache::new(CacheSetting::Dir(dir.clone()));
+        let engine = Engine::default();
+        // The smallest component: the preamble alone.
+        let component = b"\0asm\x0d\0\x01\0";
+        let (_, from) = cache.load_or_compile(&engine, component).unwrap();
+        assert_eq!(from, LoadedFrom::Compiled { cached_at: None });
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub enum ErrorKind {
     /// precompiled core module, an invalid component, or a component that
     /// imports something this host does not provide. Status 126.
     NotAComponent,
+    /// The file holds precompiled machine code (an `aio compile` output),
+    /// and the caller did not opt in to running it
+    /// ([`Runtime::load_precompiled`](crate::Runtime::load_precompiled),
+    /// `aio run --allow-precompiled`). Status 126.
+    Precompiled,
     /// The component does not export `wasi:cli/run@0.3.0` (a WASI 0.2
     /// command, or a library component). Status 125.
     NoRunExport,
@@ -53,6 +58,14 @@ pub enum ErrorKind {
     /// ([`Limits::max_cpu`](crate::Limits::max_cpu)). Status 152, as for
     /// SIGXCPU.
     CpuLimit,
+    /// The guest held more live handles (streams, futures, sockets,
+    /// subtasks, resources) than
+    /// [`Limits::max_handles`](crate::Limits::max_handles) allows. Status
+    /// 153, as for SIGXFSZ (the resource-limit signal that is not CPU).
+    HandleLimit,
+    /// The guest overflowed its stack (the shadow stack in linear memory, or
+    /// the wasm call stack). Status 134, as for SIGABRT.
+    StackOverflow,
     /// A signal (SIGINT, SIGTERM, ... with this number) ended the run: the
     /// guest did not handle it, or did not finish within the grace period
     /// of a graceful one, or got a second one while shutting down (see
@@ -70,12 +83,13 @@ impl ErrorKind {
     pub fn exit_status(self) -> u8 {
         match self {
             ErrorKind::NotFound => 127,
-            ErrorKind::NotAComponent => 126,
+            ErrorKind::NotAComponent | ErrorKind::Precompiled => 126,
             ErrorKind::NoRunExport => 125,
             ErrorKind::Timeout => 124,
-            ErrorKind::Trap | ErrorKind::Panic => 134,
+            ErrorKind::Trap | ErrorKind::Panic | ErrorKind::StackOverflow => 134,
             ErrorKind::MemoryLimit => 137,
             ErrorKind::CpuLimit => 152,
+            ErrorKind::HandleLimit => 153,
             ErrorKind::Signal(n) => (128 + n.clamp(1, 127)) as u8,
             ErrorKind::Host => 70,
         }
@@ -86,12 +100,15 @@ impl ErrorKind {
         match self {
             ErrorKind::NotFound => "not found",
             ErrorKind::NotAComponent => "not a component",
+            ErrorKind::Precompiled => "precompiled code refused",
             ErrorKind::NoRunExport => "no run export",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Trap => "trap",
             ErrorKind::Panic => "panic",
             ErrorKind::MemoryLimit => "memory limit",
             ErrorKind::CpuLimit => "cpu limit",
+            ErrorKind::HandleLimit => "handle limit",
+            ErrorKind::StackOverflow => "stack overflow",
             ErrorKind::Signal(_) => "signal",
             ErrorKind::Host => "host error",
         }
@@ -202,6 +219,7 @@ mod tests {
             ErrorKind::Trap,
             ErrorKind::MemoryLimit,
             ErrorKind::CpuLimit,
+            ErrorKind::HandleLimit,
             ErrorKind::Host,
         ];
         let mut statuses: Vec<u8> = kinds.iter().map(|k| k.exit_status()).collect();
@@ -211,6 +229,14 @@ mod tests {
         assert_eq!(
             ErrorKind::Panic.exit_status(),
             ErrorKind::Trap.exit_status()
+        );
+        assert_eq!(
+            ErrorKind::StackOverflow.exit_status(),
+            ErrorKind::Trap.exit_status()
+        );
+        assert_eq!(
+            ErrorKind::Precompiled.exit_status(),
+            ErrorKind::NotAComponent.exit_status()
         );
     }
 

@@ -70,11 +70,12 @@
 //! | 70 | other host error ([`ErrorKind::Host`]) |
 //! | 124 | wall-clock timeout ([`ErrorKind::Timeout`]) |
 //! | 125 | no `wasi:cli/run@0.3.0` export ([`ErrorKind::NoRunExport`]) |
-//! | 126 | not a component ([`ErrorKind::NotAComponent`]) |
+//! | 126 | not a component ([`ErrorKind::NotAComponent`]), or precompiled code not opted in to ([`ErrorKind::Precompiled`]) |
 //! | 127 | file not found ([`ErrorKind::NotFound`]) |
-//! | 134 | guest trap or panic ([`ErrorKind::Trap`], [`ErrorKind::Panic`]) |
+//! | 134 | guest trap, panic or stack overflow ([`ErrorKind::Trap`], [`ErrorKind::Panic`], [`ErrorKind::StackOverflow`]) |
 //! | 137 | memory limit ([`ErrorKind::MemoryLimit`]) |
 //! | 152 | CPU limit ([`ErrorKind::CpuLimit`]) |
+//! | 153 | handle limit ([`ErrorKind::HandleLimit`]) |
 //! | 128 + n | signal n ended the run ([`ErrorKind::Signal`]): 130 SIGINT, 143 SIGTERM |
 //!
 //! A guest's own code can collide with a failure status (a guest may call

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! aio run APP.wasm [--allow-env[=VAR,...]] [--allow-net=HOST:PORT,...]
-//!                  [--allow-listen=ADDR:PORT,...] [--timeout D] [--max-memory S] [--max-cpu D] [-- ARGS...]
+//!                  [--allow-listen=ADDR:PORT,...] [--timeout D] [--max-memory S] [--max-cpu D]
+//!                  [--max-handles N] [--allow-precompiled] [-- ARGS...]
 //! aio compile APP.wasm [-o APP.cwasm]
 //! aio inspect APP.wasm
 //! ```
@@ -31,8 +32,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a guest program (.wasm, or .cwasm from `aio compile`).
-    Run(RunArgs),
+    /// Run a guest program (.wasm; a .cwasm from `aio compile` only with
+    /// --allow-precompiled).
+    Run(Box<RunArgs>),
     /// Precompile a guest to a .cwasm file (and fill the compile cache).
     Compile(CompileArgs),
     /// List what a component imports and exports.
@@ -107,9 +109,21 @@ struct RunArgs {
     max_cpu: Option<Duration>,
 
     /// After SIGINT (guest without a SIGINT handler), how long its cleanup
-    /// may take before it is stopped.
+    /// may take before it is stopped; with a SIGTERM/SIGINT handler, a
+    /// SIGTERM/SIGINT this long after the first one stops the guest.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
     signal_grace: Duration,
+
+    /// Cap the guest's live handles: streams, futures, sockets, subtasks,
+    /// resources (default 100000).
+    #[arg(long, value_name = "N")]
+    max_handles: Option<usize>,
+
+    /// Also run precompiled machine code (a .cwasm from `aio compile`).
+    /// It runs unchecked, outside the sandbox: use it only for files you
+    /// compiled yourself and nobody else could change.
+    #[arg(long)]
+    allow_precompiled: bool,
 
     /// Arguments for the guest (after `--`).
     #[arg(last = true, value_name = "ARGS")]
@@ -159,8 +173,15 @@ async fn execute(cli: &Cli) -> Result<u8, Error> {
 }
 
 async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Error> {
-    let program = runtime.load(&args.app)?;
-    if verbose {
+    let program = if args.allow_precompiled {
+        // Safety: the user opted in with --allow-precompiled, whose help
+        // says the file must be their own compilation; we say below when
+        // precompiled code is in fact used.
+        unsafe { runtime.load_precompiled(&args.app)? }
+    } else {
+        runtime.load(&args.app)?
+    };
+    if verbose || *program.loaded_from() == LoadedFrom::Precompiled {
         say_loaded(&program);
     }
     let grants = match &args.allow_env {
@@ -191,6 +212,9 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
     }
     if let Some(cpu) = args.max_cpu {
         limits = limits.max_cpu(cpu);
+    }
+    if let Some(handles) = args.max_handles {
+        limits = limits.max_handles(handles);
     }
     // SIGINT, SIGTERM, ... go to the guest (docs/signals.md).
     let signals = aio_host::Signals::new().grace_period(args.signal_grace);
@@ -255,7 +279,9 @@ fn say_loaded(program: &Program) {
         LoadedFrom::Compiled { cached_at: None } => {
             eprintln!("aio: {name}: compiled (not cached)")
         }
-        LoadedFrom::Precompiled => eprintln!("aio: {name}: precompiled"),
+        LoadedFrom::Precompiled => eprintln!(
+            "aio: {name}: running precompiled machine code, unchecked (--allow-precompiled)"
+        ),
         other => eprintln!("aio: {name}: {other:?}"),
     }
 }

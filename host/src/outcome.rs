@@ -23,6 +23,7 @@ use crate::error::{Error, ErrorKind, one_line};
 use crate::limits::MemoryRefusal;
 use crate::units::{format_duration, format_size};
 use std::time::Duration;
+use wasmtime::component::ResourceTableError;
 use wasmtime::{Trap, WasmBacktrace};
 use wasmtime_wasi::I32Exit;
 
@@ -120,6 +121,8 @@ pub(crate) struct LimitsHit {
     pub(crate) memory: Option<MemoryRefusal>,
     /// The CPU budget, if it was used up.
     pub(crate) cpu: Option<Duration>,
+    /// The handle cap in force (every run has one).
+    pub(crate) handles: usize,
 }
 
 /// Turns the end of a run into a [`Status`], using what the limits recorded
@@ -168,8 +171,21 @@ pub(crate) fn classify_ending(ended: Ended, hit: LimitsHit) -> Status {
                 format_duration(budget)
             ),
         )
+    } else if handles_exhausted(&err) {
+        Error::new(
+            ErrorKind::HandleLimit,
+            format!(
+                "handle limit exceeded: the guest wanted more than {} live handles (streams, futures, sockets, subtasks, resources); raise it with --max-handles{place}",
+                hit.handles
+            ),
+        )
     } else if let Some(trap) = err.downcast_ref::<Trap>() {
-        if *trap == Trap::UnreachableCodeReached {
+        if *trap == Trap::StackOverflow || is_shadow_stack_overflow(*trap, &err, backtrace) {
+            Error::new(
+                ErrorKind::StackOverflow,
+                format!("the guest overflowed its stack{place}"),
+            )
+        } else if *trap == Trap::UnreachableCodeReached {
             Error::new(
                 ErrorKind::Panic,
                 format!("the guest panicked (its message is on its stderr): {trap}{place}"),
@@ -181,6 +197,75 @@ pub(crate) fn classify_ending(ended: Ended, hit: LimitsHit) -> Status {
         Error::new(ErrorKind::Host, one_line(&err))
     };
     Status::Failed(failed.with_detail(detail))
+}
+
+/// Whether the guest died because a handle table was full: the store's
+/// component-model handles, or the WASI resource table.
+fn handles_exhausted(err: &wasmtime::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<ResourceTableError>(),
+            Some(ResourceTableError::Full)
+        ) || cause.to_string().contains("store handle limit exceeded")
+    })
+}
+
+/// Whether an out-of-bounds access is the guest's shadow stack running out.
+///
+/// Rust's wasm32 targets put the stack first in linear memory, growing down
+/// towards address 0; a frame pushed past the bottom wraps the 32-bit stack
+/// pointer to just under 4 GiB, and the next access there is out of bounds.
+/// The host cannot read the guest's stack pointer, so it goes by two signs:
+///
+/// - a plain load or store reports its address, as the context line
+///   `memory fault at wasm address 0x... in linear memory of size 0x...`
+///   (wasmtime 48's `WasmFault`, which has no public type): an address in the
+///   top 16 MiB of the 32-bit space, beyond the memory, is a wrapped stack
+///   pointer (frames are far smaller than 16 MiB);
+/// - a bulk-memory instruction (`memory.fill` zeroing a frame's array, say)
+///   reports no address; then a backtrace that is one function calling
+///   itself, [`RECURSION_FRAMES`] deep or more, is taken as the overflow.
+///
+/// An ordinary out-of-bounds access matches neither, unless a guest
+/// deliberately reads just under 4 GiB (tests/programs' cli_trap reads 2 GiB).
+fn is_shadow_stack_overflow(
+    trap: Trap,
+    err: &wasmtime::Error,
+    backtrace: Option<&WasmBacktrace>,
+) -> bool {
+    const WRAPPED: u64 = (1 << 32) - (16 << 20);
+    if trap != Trap::MemoryOutOfBounds {
+        return false;
+    }
+    let fault = err
+        .chain()
+        .find_map(|cause| fault_address(&cause.to_string()));
+    match fault {
+        Some((addr, size)) => (WRAPPED..1 << 32).contains(&addr) && addr >= size,
+        None => backtrace.is_some_and(|bt| {
+            let frames = bt.frames();
+            frames.len() >= RECURSION_FRAMES
+                && frames[..RECURSION_FRAMES]
+                    .iter()
+                    .all(|f| f.func_index() == frames[0].func_index())
+        }),
+    }
+}
+
+/// How many innermost frames of one function calling itself count as
+/// unbounded recursion (wasmtime captures 20 frames by default).
+const RECURSION_FRAMES: usize = 16;
+
+/// The address and memory size of wasmtime's `memory fault at wasm address
+/// 0x{addr} in linear memory of size 0x{size}`.
+fn fault_address(text: &str) -> Option<(u64, u64)> {
+    let rest = text.strip_prefix("memory fault at wasm address 0x")?;
+    let (addr, rest) = rest.split_once(' ')?;
+    let size = rest.strip_prefix("in linear memory of size 0x")?;
+    Some((
+        u64::from_str_radix(addr, 16).ok()?,
+        u64::from_str_radix(size.trim(), 16).ok()?,
+    ))
 }
 
 /// The innermost frame of a backtrace that is not panic, abort or allocator
@@ -268,9 +353,31 @@ mod tests {
             ErrorKind::Panic
         );
         assert_eq!(kind(trap(Trap::MemoryOutOfBounds), none()), ErrorKind::Trap);
+        assert_eq!(
+            kind(trap(Trap::StackOverflow), none()),
+            ErrorKind::StackOverflow
+        );
+        // The context wasmtime 48 adds to an out-of-bounds access.
+        let fault = |addr: u64| {
+            Ended::Returned(Err(wasmtime::Error::new(Trap::MemoryOutOfBounds).context(
+                format!(
+                    "memory fault at wasm address 0x{addr:x} in linear memory of size 0x110000"
+                ),
+            )))
+        };
+        assert_eq!(kind(fault(0xffff_fff0), none()), ErrorKind::StackOverflow);
+        assert_eq!(kind(fault(0x0020_0000), none()), ErrorKind::Trap);
+        assert_eq!(kind(fault(0x8000_0000), none()), ErrorKind::Trap);
+        let full = Ended::Returned(Err(wasmtime::Error::msg(
+            "cannot allocate another handle: store handle limit exceeded",
+        )));
+        assert_eq!(kind(full, none()), ErrorKind::HandleLimit);
+        let table = Ended::Returned(Err(wasmtime::Error::new(ResourceTableError::Full)));
+        assert_eq!(kind(table, none()), ErrorKind::HandleLimit);
         let cpu = LimitsHit {
             memory: None,
             cpu: Some(Duration::from_secs(1)),
+            ..LimitsHit::default()
         };
         assert_eq!(kind(trap(Trap::Interrupt), cpu), ErrorKind::CpuLimit);
         let memory = LimitsHit {
@@ -278,7 +385,7 @@ mod tests {
                 requested_total: 2,
                 limit: 1,
             }),
-            cpu: None,
+            ..LimitsHit::default()
         };
         assert_eq!(
             kind(trap(Trap::UnreachableCodeReached), memory),

@@ -137,10 +137,12 @@ impl Runtime {
         self.cache.dir()
     }
 
-    /// Loads a guest from a file: a component (`.wasm`) or a component
-    /// precompiled by `aio compile` (`.cwasm`). The program's name (its
-    /// `argv[0]`) is the file name.
+    /// Loads a guest component (`.wasm`) from a file. The program's name
+    /// (its `argv[0]`) is the file name.
     ///
+    /// Never runs precompiled machine code: a file that holds an
+    /// `aio compile` output (whatever its name) is refused with
+    /// [`ErrorKind::Precompiled`]; see [`load_precompiled`](Self::load_precompiled).
     /// Fails with [`ErrorKind::NotFound`], [`ErrorKind::NotAComponent`] or
     /// [`ErrorKind::NoRunExport`] (see each for the cases).
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Program, Error> {
@@ -149,9 +151,57 @@ impl Runtime {
         self.load_bytes(&display_name(path), &bytes)
     }
 
-    /// Loads a guest from memory; `name` is used in messages and as `argv[0]`.
+    /// Loads a guest component from memory; `name` is used in messages and
+    /// as `argv[0]`. Never runs precompiled machine code, as [`load`](Self::load).
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Program, Error> {
-        let (component, loaded_from) = self.component(name, bytes)?;
+        let (component, loaded_from) = self.component(name, bytes, Native::Refuse)?;
+        self.program(name, component, loaded_from)
+    }
+
+    /// Loads a guest from a file that may hold precompiled machine code (a
+    /// `.cwasm` written by `aio compile` or [`Program::serialize`]); a plain
+    /// component is compiled as by [`load`](Self::load).
+    ///
+    /// # Safety
+    ///
+    /// Precompiled code is native machine code that wasmtime runs without
+    /// checking it: only its header, wasmtime's version and the engine's
+    /// settings are compared. A file edited by anyone else runs whatever they
+    /// put in it, outside the sandbox, with this process's rights. Call this
+    /// only for files this host (the same aio-host and wasmtime build)
+    /// produced, kept where only you can write them: trust them as you would
+    /// a native executable.
+    pub unsafe fn load_precompiled(&self, path: impl AsRef<Path>) -> Result<Program, Error> {
+        let path = path.as_ref();
+        let bytes = read_program(path)?;
+        // Safety: the caller vouches for the file (this function's contract).
+        unsafe { self.load_precompiled_bytes(&display_name(path), &bytes) }
+    }
+
+    /// [`load_precompiled`](Self::load_precompiled) from memory.
+    ///
+    /// # Safety
+    ///
+    /// As [`load_precompiled`](Self::load_precompiled): `bytes`, if
+    /// precompiled, must come from this host and from storage only you can
+    /// write.
+    pub unsafe fn load_precompiled_bytes(
+        &self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<Program, Error> {
+        let (component, loaded_from) = self.component(name, bytes, Native::Trust)?;
+        self.program(name, component, loaded_from)
+    }
+
+    /// Checks a compiled component's exports and imports, and
+    /// pre-instantiates it.
+    fn program(
+        &self,
+        name: &str,
+        component: Component,
+        loaded_from: LoadedFrom,
+    ) -> Result<Program, Error> {
         let inspection = Inspection::of(&self.engine, &component);
         if !inspection.has_p3_run() {
             let message = if inspection.has_p2_run() {
@@ -205,12 +255,18 @@ impl Runtime {
     pub fn inspect(&self, path: impl AsRef<Path>) -> Result<Inspection, Error> {
         let path = path.as_ref();
         let bytes = read_program(path)?;
-        let (component, _) = self.component(&display_name(path), &bytes)?;
+        let (component, _) = self.component(&display_name(path), &bytes, Native::Refuse)?;
         Ok(Inspection::of(&self.engine, &component))
     }
 
-    /// Compiles (or fetches from the cache) the component in `bytes`.
-    fn component(&self, name: &str, bytes: &[u8]) -> Result<(Component, LoadedFrom), Error> {
+    /// Compiles (or fetches from the cache) the component in `bytes`; loads
+    /// precompiled machine code only when `native` trusts it.
+    fn component(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        native: Native,
+    ) -> Result<(Component, LoadedFrom), Error> {
         match classify(bytes) {
             Binary::Component => self
                 .cache
@@ -221,7 +277,15 @@ impl Runtime {
                         format!("{name}: invalid component: {}", one_line(&e)),
                     )
                 }),
-            Binary::PrecompiledComponent => cache::deserialize_trusted(&self.engine, bytes)
+            Binary::PrecompiledComponent if native == Native::Refuse => Err(Error::new(
+                ErrorKind::Precompiled,
+                format!(
+                    "{name}: this is precompiled machine code (an `aio compile` output), which runs unchecked outside the sandbox: refused (run the .wasm it came from, or pass --allow-precompiled if you made this file yourself)"
+                ),
+            )),
+            // Safety: `native` is `Trust` only from `load_precompiled*`,
+            // whose callers vouch for the bytes.
+            Binary::PrecompiledComponent => unsafe { cache::deserialize(&self.engine, bytes) }
                 .map(|c| (c, LoadedFrom::Precompiled))
                 .map_err(|e| {
                     Error::new(
@@ -238,6 +302,13 @@ impl Runtime {
             )),
         }
     }
+}
+
+/// Whether precompiled machine code may be loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Native {
+    Refuse,
+    Trust,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -423,6 +494,7 @@ impl Program {
         let hit = LimitsHit {
             memory: state.memory.refused(),
             cpu: state.cpu.exhausted().then(|| limits.cpu_limit()).flatten(),
+            handles: limits.handle_limit(),
         };
         let status = classify_ending(ended, hit);
         drop(store);

@@ -203,7 +203,9 @@ fn ensure_wasm_target(workspace: &Path) -> Result<(), String> {
         .lines()
         .rev()
         .find(|line| !line.trim().is_empty())
-        .unwrap_or("the wasm32-wasip2 target is not installed: run 'rustup target add wasm32-wasip2'")
+        .unwrap_or(
+            "the wasm32-wasip2 target is not installed: run 'rustup target add wasm32-wasip2'",
+        )
         .to_owned())
 }
 

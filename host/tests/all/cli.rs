@@ -112,6 +112,39 @@ fn cli_trap() {
 }
 
 #[test]
+fn cli_stack_overflow() {
+    aio(&["run", CLI_STACK_OVERFLOW])
+        .status(134)
+        .stdout_is("recursing\n")
+        .error_line_has("the guest overflowed its stack")
+        .stderr_lacks("out of bounds");
+}
+
+#[test]
+fn cli_handle_limit() {
+    let run = aio(&[
+        "run",
+        "--max-handles=200",
+        "--timeout=30s",
+        crate::util::LOOPBACK[0],
+        crate::util::LOOPBACK[1],
+        CLI_HANDLE_LIMIT,
+    ])
+    .status(153)
+    .stdout_has("10 connections\n")
+    .stdout_lacks("no limit hit")
+    .error_line_has("handle limit exceeded: the guest wanted more than 200 live handles")
+    .stderr_has("raise it with --max-handles")
+    .within(Duration::from_secs(30));
+    // Each connection holds several handles: it died well before 200.
+    assert!(
+        !run.stdout().contains("200 connections"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
 fn cli_wasi_p2_command() {
     aio(&["run", CLI_WASI_P2_COMMAND])
         .status(125)
@@ -259,11 +292,67 @@ fn compile_fills_the_cache_and_run_uses_it() {
         modified
     );
 
-    // The .cwasm itself runs, named after its own file.
-    aio_with(&["-v", "run", cwasm.to_str().unwrap(), "--", "x"], &env)
+    // The .cwasm itself runs only when asked for, named after its own
+    // file, and says that it runs precompiled code.
+    aio_with(
+        &[
+            "run",
+            "--allow-precompiled",
+            cwasm.to_str().unwrap(),
+            "--",
+            "x",
+        ],
+        &env,
+    )
+    .status(0)
+    .stdout_is("args.cwasm\nx\n")
+    .stderr_has("args.cwasm: running precompiled machine code, unchecked (--allow-precompiled)");
+}
+
+#[test]
+fn precompiled_code_runs_only_when_allowed() {
+    let dir = scratch_dir("precompiled_refused");
+    // An `aio compile` output posing as a component.
+    let disguised = dir.join("app.wasm");
+    aio(&["compile", CLI_ARGS, "-o", disguised.to_str().unwrap()]).status(0);
+    let disguised = disguised.to_str().unwrap();
+    for command in ["run", "inspect", "compile"] {
+        aio(&[command, disguised])
+            .status(126)
+            .stdout_is("")
+            .error_line_has("app.wasm: this is precompiled machine code")
+            .stderr_has("pass --allow-precompiled if you made this file yourself");
+    }
+    // A real component runs as ever with the flag, with no notice.
+    aio(&["run", "--allow-precompiled", CLI_ARGS])
         .status(0)
-        .stdout_is("args.cwasm\nx\n")
-        .stderr_has("args.cwasm: precompiled");
+        .stdout_is("cli_args.wasm\n")
+        .stderr_lacks("precompiled");
+    aio(&["run", "--allow-precompiled", disguised])
+        .status(0)
+        .stdout_is("app.wasm\n")
+        .stderr_has("running precompiled machine code");
+}
+
+#[test]
+fn a_cache_others_can_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_dir("open_cache");
+    let cache = dir.join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let env = [("AIO_CACHE_DIR", cache.to_str().unwrap())];
+    for _ in 0..2 {
+        let run = aio_with(&["-v", "run", CLI_ARGS], &env)
+            .status(0)
+            .stdout_is("cli_args.wasm\n")
+            .stderr_has("compile cache disabled")
+            .stderr_has("others can write to it (mode 777)")
+            .stderr_has("compiled (not cached)");
+        assert_eq!(run.stderr().matches("warning").count(), 1);
+    }
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! shared `current_thread` runtime, repeated runs, load errors.
 
 use crate::util::{describe, run, runtime};
-use aio_host::{ErrorKind, Grants, Limits, RunOptions, Status};
+use aio_host::{ErrorKind, Grants, Limits, RunOptions, Status, Stdio};
 use std::time::{Duration, Instant};
 use test_artifacts::*;
 
@@ -195,4 +195,26 @@ async fn runs_on_a_multi_thread_runtime() {
         "{}",
         describe(&outcome)
     );
+}
+
+#[tokio::test]
+async fn load_never_runs_precompiled_code() {
+    let compiled = runtime().load(CLI_ARGS).unwrap().serialize().unwrap();
+    let err = runtime()
+        .load_bytes("app.wasm", &compiled)
+        .expect_err("precompiled bytes are refused");
+    assert_eq!(err.kind(), ErrorKind::Precompiled);
+    assert!(
+        err.message()
+            .starts_with("app.wasm: this is precompiled machine code"),
+        "{err}"
+    );
+    assert!(runtime().inspect(CLI_ARGS).is_ok());
+
+    // Safety: these bytes are this runtime's own compilation, just made.
+    let program = unsafe { runtime().load_precompiled_bytes("app.cwasm", &compiled) }.unwrap();
+    assert_eq!(*program.loaded_from(), aio_host::LoadedFrom::Precompiled);
+    let outcome = program.run(RunOptions::new().stdio(Stdio::Capture)).await;
+    assert_eq!(outcome.exit_code(), Some(0), "{}", describe(&outcome));
+    assert_eq!(outcome.stdout(), b"app.cwasm\n");
 }

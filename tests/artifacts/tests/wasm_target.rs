@@ -30,21 +30,34 @@ fn an_installed_target_is_quiet() {
     // so the target is there.
     let out = run(&[]);
     assert!(out.status.success(), "{out:?}");
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn a_missing_target_that_cannot_be_installed_says_what_to_run() {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("no-wasm-{}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("no-wasm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let real = String::from_utf8(
-        Command::new("rustup").args(["which", "rustc"]).output().unwrap().stdout,
+        Command::new("rustup")
+            .args(["which", "rustc"])
+            .output()
+            .unwrap()
+            .stdout,
     )
     .unwrap();
     let fake = dir.join("rustc");
     std::fs::write(
         &fake,
-        format!("#!/bin/sh\nexec {} --sysroot {} \"$@\"\n", real.trim(), dir.display()),
+        format!(
+            "#!/bin/sh\nexec {} --sysroot {} \"$@\"\n",
+            real.trim(),
+            dir.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -2,8 +2,8 @@
 #[asyncio::main]
 async fn main() -> asyncio::Result<()> {
     println!("about to read out of bounds");
-    let address = std::hint::black_box(0xffff_fff0usize) as *const u8;
-    // Safety: none; this deliberately traps (the address is beyond any
+    let address = std::hint::black_box(0x8000_0000usize) as *const u8;
+    // Safety: none; this deliberately traps (2 GiB is beyond any
     // linear memory a test guest has).
     let byte = unsafe { address.read_volatile() };
     println!("read {byte}");
