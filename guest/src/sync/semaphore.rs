@@ -117,15 +117,17 @@ impl Semaphore {
         })
     }
 
-    /// Adds a permit (handing it to the first waiter, if any). A plain
+    /// Adds a permit (handing it to the first waiter, if any): asyncio's
+    /// `sem.release()`, for a permit taken with
+    /// [`forget`](SemaphorePermit::forget) (or none at all). A plain
     /// `Semaphore` may go above its initial value, as in asyncio; a
-    /// [`BoundedSemaphore`] refuses.
+    /// [`BoundedSemaphore`] refuses with [`ErrorKind::Value`](crate::ErrorKind::Value).
     pub fn release(&self) -> Result<()> {
         let mut s = self.state.borrow_mut();
         if let Some(bound) = s.bound
             && s.value >= bound
         {
-            return Err(Error::runtime("BoundedSemaphore released too many times"));
+            return Err(Error::value("BoundedSemaphore released too many times"));
         }
         s.release();
         Ok(())
@@ -140,8 +142,9 @@ impl BoundedSemaphore {
         }
     }
 
-    /// Adds a permit; `Err(Runtime)` if that would exceed the initial value
-    /// (Python raises `ValueError`).
+    /// Adds a permit; `Err` of kind [`ErrorKind::Value`](crate::ErrorKind::Value) (asyncio's
+    /// `ValueError`) if that would exceed the initial value, and then
+    /// nothing changes.
     pub fn release(&self) -> Result<()> {
         self.sem.release()
     }
