@@ -105,6 +105,7 @@ impl Semaphore {
     }
 
     /// Takes a permit if one is free now.
+    #[must_use = "dropping the SemaphorePermit releases it at once: bind it (`let Some(_permit) = ...`)"]
     pub fn try_acquire(&self) -> Option<SemaphorePermit> {
         let mut s = self.state.borrow_mut();
         if s.value == 0 {
@@ -158,12 +159,25 @@ impl std::ops::Deref for BoundedSemaphore {
 }
 
 /// A permit of a [`Semaphore`], given back when dropped.
+///
+/// Dropping it (or [`release`](Self::release)) is asyncio's `sem.release()`
+/// after an `acquire`. A permit left unused (`sem.acquire().await?;`)
+/// would be given back at the end of the statement, so the compiler warns
+/// about it: bind it (`let _permit = ...`), or [`forget`](Self::forget) it
+/// and call [`Semaphore::release`] later, asyncio's manual style.
+#[must_use = "dropping a SemaphorePermit releases it at once: bind it (`let _permit = ...`), or `forget()` it and call `Semaphore::release` later"]
 pub struct SemaphorePermit {
     sem: Semaphore,
     armed: bool,
 }
 
 impl SemaphorePermit {
+    /// Gives the permit back now (asyncio's `sem.release()`; the same as
+    /// dropping it): the first waiter gets it, or the value goes up by one.
+    /// It never exceeds a [`BoundedSemaphore`]'s bound: the permit was
+    /// taken from it.
+    pub fn release(self) {}
+
     /// Keeps the permit taken for good (the semaphore's value stays one
     /// lower until someone calls [`Semaphore::release`]).
     pub fn forget(mut self) {
