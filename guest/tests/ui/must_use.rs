@@ -3,11 +3,16 @@
 //! must_use.stderr). The bound and explicit forms at the end must not be.
 #![deny(unused_must_use)]
 
-use asyncio::sync::{BoundedSemaphore, Condition, Lock, Semaphore};
 use asyncio::subprocess::{Options, create_subprocess_exec};
+use asyncio::sync::{BoundedSemaphore, Condition, Lock, Semaphore};
 use asyncio::testing::TestLoop;
 
-async fn released_at_once(lock: Lock, sem: Semaphore, bounded: BoundedSemaphore, cond: Condition) -> asyncio::Result<()> {
+async fn released_at_once(
+    lock: Lock,
+    sem: Semaphore,
+    bounded: BoundedSemaphore,
+    cond: Condition,
+) -> asyncio::Result<()> {
     lock.acquire().await?;
     sem.acquire().await?;
     bounded.acquire().await?;
@@ -40,7 +45,12 @@ async fn held_or_released_explicitly(lock: Lock, sem: Semaphore) -> asyncio::Res
 
 fn main() {
     let (lock, sem) = (Lock::new(), Semaphore::new(1));
-    let _ = released_at_once(lock.clone(), sem.clone(), BoundedSemaphore::new(1), Condition::new());
+    let _ = released_at_once(
+        lock.clone(),
+        sem.clone(),
+        BoundedSemaphore::new(1),
+        Condition::new(),
+    );
     let _ = closed_at_once();
     let _ = held_or_released_explicitly(lock, sem);
 }
