@@ -187,8 +187,9 @@ struct Hints {
 }
 
 /// The addresses of `host` with `port` (asyncio's `loop.getaddrinfo`); see
-/// the [module docs](self). `host` is a name, an IP literal, or `None`
-/// (the local host). Filter with the methods of [`GetAddrInfo`].
+/// the [`net` module docs](crate::net#name-lookup). `host` is a name, an IP
+/// literal, or `None` (the local host). Filter with the methods of
+/// [`GetAddrInfo`].
 ///
 /// An IP literal and `None` never ask the host; a name is looked up
 /// through `wasi:sockets/ip-name-lookup`, which the host allows only with
