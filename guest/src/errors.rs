@@ -70,6 +70,10 @@ pub enum ErrorKind {
     /// `RuntimeError`: the API was used wrongly (e.g. no running loop, a
     /// finished `TaskGroup`).
     Runtime(String),
+    /// `ValueError`: a value out of range for the call, where asyncio raises
+    /// `ValueError` (e.g. a [`BoundedSemaphore`](crate::BoundedSemaphore)
+    /// released more times than it was acquired).
+    Value(String),
     /// `KeyboardInterrupt`: SIGINT cancelled the main task of
     /// [`Runner::run`](crate::Runner::run) and it ended cancelled
     /// ([`signals`](crate::signals)); `#[asyncio::main]` exits with 130.
@@ -135,6 +139,11 @@ impl Error {
     /// `RuntimeError` with a message.
     pub fn runtime(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Runtime(message.into()))
+    }
+
+    /// `ValueError` with a message.
+    pub fn value(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Value(message.into()))
     }
 
     /// What kind of error this is.
@@ -215,7 +224,7 @@ impl fmt::Display for Error {
             ErrorKind::BrokenBarrier => f.write_str("barrier is broken"),
             ErrorKind::SendfileNotAvailable => f.write_str("sendfile is not available"),
             ErrorKind::PermissionDenied(what) => write!(f, "permission denied: {what}"),
-            ErrorKind::Runtime(m) => f.write_str(m),
+            ErrorKind::Runtime(m) | ErrorKind::Value(m) => f.write_str(m),
             ErrorKind::KeyboardInterrupt => f.write_str("interrupted (SIGINT)"),
             ErrorKind::Group(errors) => {
                 write!(

@@ -39,7 +39,8 @@ use crate::tasks::Task;
 use crate::time::Instant;
 
 /// A loop on a virtual clock, driven step by step; see the
-/// [module docs](self).
+/// [module docs](self). Dropping it closes the loop.
+#[must_use = "dropping a TestLoop closes its loop"]
 pub struct TestLoop {
     lp: Rc<LoopInner>,
 }

@@ -198,6 +198,33 @@ fn semaphore_serves_waiters_in_order_and_counts() {
     assert_eq!(sem.value(), 2);
 }
 
+/// asyncio's explicit `release()` forms: a permit's `release` hands it to
+/// the first waiter (or back to the counter), `forget` + `Semaphore::release`
+/// is the manual pair, and a lock guard's `release` unlocks.
+#[test]
+fn explicit_releases_give_the_permit_or_the_lock_back() {
+    let sem = BoundedSemaphore::new(1);
+    let permit = sem.try_acquire().unwrap();
+    let mut waiter = sem.acquire();
+    assert!(poll_once(&mut waiter).is_pending());
+    permit.release();
+    assert_eq!(sem.value(), 0, "handed to the waiter, not to the counter");
+    let Poll::Ready(Ok(permit)) = poll_once(&mut waiter) else {
+        panic!("the waiter did not get the released permit");
+    };
+    drop(waiter);
+    permit.forget();
+    assert_eq!(sem.value(), 0);
+    sem.release().unwrap();
+    assert_eq!(sem.value(), 1);
+    sem.try_acquire().unwrap().release();
+    assert_eq!(sem.value(), 1, "a permit's release never exceeds the bound");
+
+    let lock = Lock::new();
+    lock.try_acquire().unwrap().release();
+    assert!(!lock.locked());
+}
+
 #[test]
 fn bounded_semaphore_refuses_a_release_above_its_initial_value() {
     let sem = BoundedSemaphore::new(2);
@@ -206,7 +233,11 @@ fn bounded_semaphore_refuses_a_release_above_its_initial_value() {
     assert_eq!(sem.value(), 1);
     sem.release().unwrap();
     let e = sem.release().unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::Runtime(_)), "{e:?}");
+    // asyncio's ValueError, a kind of its own a caller can match.
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::Value("BoundedSemaphore released too many times".into())
+    );
     assert_eq!(sem.value(), 2);
     // A plain Semaphore may go above its initial value, as in asyncio.
     let plain = Semaphore::new(1);

@@ -1,9 +1,9 @@
 //! Sockets under the streams and transports: addresses, name resolution,
 //! and the errors a WASI 0.3 socket gives, turned into asyncio's.
 //!
-//! [`getaddrinfo`] resolves a host with `wasi:sockets/ip-name-lookup` (an IP
-//! literal needs no lookup); [`getnameinfo`] is numeric only (WASI 0.3 has
-//! no reverse lookup). Everything else here is what
+//! [`getaddrinfo`] resolves a host into Python's `(family, type, proto,
+//! canonname, sockaddr)` entries ([`AddrInfo`]); [`getnameinfo`] is numeric
+//! only. Everything else here is what
 //! [`open_connection`](crate::open_connection) and
 //! [`start_server`](crate::start_server) are built on.
 //!
@@ -13,13 +13,65 @@
 //! ```text
 //! permission denied: connect to 127.0.0.1:8080 refused: run with --allow-net=127.0.0.1:8080
 //! ```
+//!
+//! # Name lookup
+//!
+//! Python's keyword arguments `family=`, `type=`, `proto=` and `flags=`
+//! are methods of the [`GetAddrInfo`] future:
+//!
+//! ```no_run
+//! # async fn demo() -> asyncio::Result<()> {
+//! use asyncio::net::{AddressFamily, SocketKind, getaddrinfo};
+//! // loop.getaddrinfo("localhost", 80, family=AF_INET, type=SOCK_STREAM)
+//! for info in getaddrinfo("localhost", 80)
+//!     .family(AddressFamily::Inet)
+//!     .socktype(SocketKind::Stream)
+//!     .await?
+//! {
+//!     println!("{:?} {:?} {:?} {}", info.family, info.socktype, info.proto, info.sockaddr);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! `ip-name-lookup` in WASI 0.3 turns a name into IP addresses and nothing
+//! else: no canonical name, no services, no reverse lookup, no view of the
+//! machine's interfaces. So:
+//!
+//! - An IP literal (`127.0.0.1`, `::1`, also `[::1]`) needs no lookup and
+//!   no grant. A name is looked up by the host, which allows it only with
+//!   an `--allow-net` grant (else `PermissionDenied`, naming the flag). No
+//!   host (`None`) gives the loopback addresses (`::1`, `127.0.0.1`), or
+//!   with [`PASSIVE`](AddrInfoFlags::PASSIVE) the wildcard ones
+//!   (`0.0.0.0`, `::`), without asking the host.
+//! - Unfiltered, each address comes twice: `(Stream, Tcp)`, then
+//!   `(Dgram, Udp)`, in glibc's order. glibc adds a third entry,
+//!   `SOCK_RAW`; WASI has no raw sockets, so there is none here.
+//! - `canonname`, asked for with [`CANONNAME`](AddrInfoFlags::CANONNAME), is
+//!   the host as given, on the first entry: WASI gives no canonical name (a
+//!   CNAME chain is not followed back), and for an IP literal glibc also
+//!   answers the literal. Without the flag it is `None` (Python: `''`).
+//! - [`NUMERICHOST`](AddrInfoFlags::NUMERICHOST) refuses a name without
+//!   asking the host; [`V4MAPPED`](AddrInfoFlags::V4MAPPED) and
+//!   [`ALL`](AddrInfoFlags::ALL) map IPv4 answers to IPv6 as libc does;
+//!   [`NUMERICSERV`](AddrInfoFlags::NUMERICSERV) always holds (the port is
+//!   a `u16`). `AI_ADDRCONFIG` is not offered: WASI does not say which
+//!   addresses the machine has.
+//! - A family with no address, or a type that does not go with the
+//!   protocol, is an `Io` error (`NotFound`, `InvalidInput`) naming the
+//!   host, where Python raises `socket.gaierror`.
 
+mod lookup;
 pub(crate) mod tcp;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::task::Poll;
 
-use crate::bindings::wasi::sockets::ip_name_lookup as lookup;
+pub(crate) use lookup::resolve;
+pub use lookup::{
+    AddrInfo, AddrInfoFlags, AddressFamily, GetAddrInfo, IpProtocol, SocketKind, getaddrinfo,
+    getnameinfo,
+};
+
 use crate::bindings::wasi::sockets::types as wit;
 use crate::errors::{Error, ErrorKind, Result};
 use crate::runtime::{self, task::Awaiting};
@@ -120,15 +172,6 @@ pub(crate) fn from_wit(addr: wit::IpSocketAddress) -> SocketAddr {
     }
 }
 
-fn from_wit_ip(ip: wit::IpAddress) -> IpAddr {
-    match ip {
-        wit::IpAddress::Ipv4((a, b, c, d)) => IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
-        wit::IpAddress::Ipv6((s0, s1, s2, s3, s4, s5, s6, s7)) => {
-            IpAddr::V6(Ipv6Addr::new(s0, s1, s2, s3, s4, s5, s6, s7))
-        }
-    }
-}
-
 pub(crate) fn family(addr: SocketAddr) -> wit::IpAddressFamily {
     match addr {
         SocketAddr::V4(_) => wit::IpAddressFamily::Ipv4,
@@ -157,81 +200,6 @@ pub(crate) async fn host_call<F: std::future::Future>(
         }
     })
     .await
-}
-
-/// The addresses of `host` with `port` (asyncio's `loop.getaddrinfo`,
-/// reduced to what a socket needs): an IP literal as it is, a name through
-/// `wasi:sockets/ip-name-lookup`, which the host allows only with an
-/// `--allow-net` grant.
-///
-/// Cancelled, it returns `Err(Cancelled)` and the lookup is abandoned.
-pub async fn getaddrinfo(host: &str, port: u16) -> Result<Vec<SocketAddr>> {
-    if let Some(e) = runtime::take_cancel() {
-        return Err(e);
-    }
-    let literal = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if let Ok(ip) = literal.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let found = host_call("getaddrinfo", lookup::resolve_addresses(host.to_owned())).await?;
-    let io = |kind: std::io::ErrorKind, why: &str| {
-        Error::from(std::io::Error::new(
-            kind,
-            format!("cannot resolve {host}: {why}"),
-        ))
-    };
-    match found {
-        Ok(ips) if ips.is_empty() => Err(io(std::io::ErrorKind::NotFound, "no address")),
-        Ok(ips) => Ok(ips
-            .into_iter()
-            .map(|ip| SocketAddr::new(from_wit_ip(ip), port))
-            .collect()),
-        // wasmtime-wasi answers a lookup it does not allow with
-        // permanent-resolver-failure; genuine failures are name-unresolvable.
-        Err(lookup::ErrorCode::AccessDenied | lookup::ErrorCode::PermanentResolverFailure) => {
-            Err(Error::new(ErrorKind::PermissionDenied(format!(
-                "looking up {host} refused: name lookup needs an --allow-net grant (e.g. --allow-net={host}:{port})"
-            ))))
-        }
-        Err(lookup::ErrorCode::NameUnresolvable) => {
-            Err(io(std::io::ErrorKind::NotFound, "name unresolvable"))
-        }
-        Err(lookup::ErrorCode::InvalidArgument) => Err(io(
-            std::io::ErrorKind::InvalidInput,
-            "not a valid host name",
-        )),
-        Err(lookup::ErrorCode::TemporaryResolverFailure) => {
-            Err(io(std::io::ErrorKind::Other, "temporary resolver failure"))
-        }
-        Err(lookup::ErrorCode::Other(m)) => Err(io(
-            std::io::ErrorKind::Other,
-            m.as_deref().unwrap_or("resolver failure"),
-        )),
-    }
-}
-
-/// The host and port of `addr` as text (asyncio's `loop.getnameinfo`),
-/// always **numeric**: WASI 0.3 has no reverse lookup (no address-to-name
-/// call in `wasi:sockets/ip-name-lookup`) and no services database, so the
-/// result is what Python gives with `NI_NUMERICHOST | NI_NUMERICSERV`.
-///
-/// Async for asyncio's sake; it never waits. Cancelled, it returns
-/// `Err(Cancelled)`.
-///
-/// ```no_run
-/// # async fn demo() -> asyncio::Result<()> {
-/// let (host, port) = asyncio::net::getnameinfo("[::1]:8080".parse().unwrap()).await?;
-/// assert_eq!((host.as_str(), port.as_str()), ("::1", "8080"));
-/// # Ok(()) }
-/// ```
-pub async fn getnameinfo(addr: SocketAddr) -> Result<(String, String)> {
-    if let Some(e) = runtime::take_cancel() {
-        return Err(e);
-    }
-    Ok((addr.ip().to_string(), addr.port().to_string()))
 }
 
 #[cfg(test)]

@@ -419,6 +419,7 @@ thread_local! {
 }
 
 /// Makes `lp` the running loop until the guard drops.
+#[must_use = "dropping the EnterGuard leaves the loop at once: bind it (`let _enter = ...`)"]
 pub(crate) struct EnterGuard {
     previous: Option<Rc<LoopInner>>,
 }

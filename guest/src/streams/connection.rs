@@ -1,7 +1,7 @@
 //! [`open_connection`]: a TCP client as a reader and a writer.
 
 use crate::errors::{Error, Result};
-use crate::net::{getaddrinfo, tcp};
+use crate::net::{resolve, tcp};
 use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter};
 
 /// Connects to `host`:`port` (asyncio's `open_connection`): an IP literal,
@@ -34,7 +34,7 @@ pub async fn open_connection_with_limit(
     limit: usize,
 ) -> Result<(StreamReader, StreamWriter)> {
     let mut last: Option<Error> = None;
-    for addr in getaddrinfo(host, port).await? {
+    for addr in resolve(host, port).await? {
         match tcp::connect(addr).await {
             Ok(socket) => {
                 let (reader, writer, _) = tcp::wire(socket, limit);

@@ -69,7 +69,8 @@ enum Source {
 /// Methods take `&mut self`; use them from one task at a time. `read(n)`
 /// gives what is available (at least one byte unless at EOF), the other
 /// methods wait for what they need. See the [module docs](super) for
-/// cancellation.
+/// cancellation. Dropping it closes the stream it reads (its readable end).
+#[must_use = "dropping a StreamReader closes the stream it reads"]
 pub struct StreamReader {
     buf: Vec<u8>,
     /// Bytes before this index were consumed.

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use crate::errors::Result;
-use crate::net::{getaddrinfo, tcp};
+use crate::net::{resolve, tcp};
 use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter};
 use crate::sync::Event;
 use crate::tasks::{Task, create_named_task};
@@ -89,7 +89,7 @@ pub(crate) async fn serve(
     limit: usize,
 ) -> Result<Server> {
     let mut listeners = Vec::new();
-    for addr in getaddrinfo(host, port).await? {
+    for addr in resolve(host, port).await? {
         listeners.push(tcp::Listener::bind(addr, BACKLOG)?);
     }
     let inner = Rc::new(Inner {

@@ -126,6 +126,7 @@ impl Shared {
 /// Writes bytes to a stream, buffered: asyncio's `StreamWriter`.
 ///
 /// Dropping it closes the stream once the buffered bytes are written.
+#[must_use = "dropping a StreamWriter closes its stream (once the buffered bytes are written)"]
 pub struct StreamWriter {
     shared: Rc<RefCell<Shared>>,
     /// The socket's addresses (`get_extra_info("sockname")`/`"peername"`).

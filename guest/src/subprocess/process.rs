@@ -152,6 +152,9 @@ fn spawn_error(program: &str, e: wit::Error) -> Error {
 type ExitFuture = Pin<Box<dyn std::future::Future<Output = wit::ExitStatus>>>;
 
 /// A running (or finished) child: asyncio's `asyncio.subprocess.Process`.
+/// Dropping it closes its pipes (the child's stdin sees EOF); the child
+/// keeps running.
+#[must_use = "dropping a Process closes its pipes (the child keeps running, and can no longer be waited for)"]
 pub struct Process {
     child: wit::Child,
     pid: u32,

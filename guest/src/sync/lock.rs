@@ -74,6 +74,7 @@ impl Lock {
     }
 
     /// Takes the lock if it is free now (no waiting): `None` if it is held.
+    #[must_use = "dropping the LockGuard releases the lock at once: bind it (`let Some(_guard) = ...`)"]
     pub fn try_acquire(&self) -> Option<LockGuard> {
         let mut s = self.state.borrow_mut();
         if s.locked {
@@ -90,6 +91,13 @@ impl Lock {
 
 /// Holds a [`Lock`] until dropped; owns a handle to it, so it can move to
 /// another task (asyncio lets any task release a lock).
+///
+/// Dropping it is asyncio's `lock.release()`; [`release`](Self::release)
+/// says so explicitly. A guard left unused (`lock.acquire().await?;`)
+/// would release the lock at the end of the statement, so the compiler
+/// warns about it: bind it, `let _guard = lock.acquire().await?;` (not
+/// `let _ = ...`, which drops it at once too).
+#[must_use = "dropping a LockGuard releases the lock at once: bind it (`let _guard = ...`) to hold the lock"]
 pub struct LockGuard {
     pub(crate) lock: Lock,
     /// False while a `Condition::wait` has let the lock go (and for good if
@@ -102,7 +110,10 @@ impl LockGuard {
         LockGuard { lock, held: true }
     }
 
-    /// Releases the lock now (the same as dropping the guard).
+    /// Releases the lock now (asyncio's `lock.release()`; the same as
+    /// dropping the guard). asyncio's `RuntimeError` for releasing an
+    /// unlocked lock cannot happen: the guard is consumed, and one that
+    /// holds nothing ([`is_held`](Self::is_held) false) releases nothing.
     pub fn release(self) {}
 
     /// The lock this guard holds.

@@ -31,9 +31,14 @@
 //! **Cancellation:** each awaitable returns `Err(Cancelled)` when its task
 //! is cancelled, after leaving the queue; a waiter cancelled (or dropped)
 //! after it was woken passes its wake-up on, so no permit, lock or
-//! notification is lost. Each future type documents the details. The
-//! guards ([`LockGuard`], [`SemaphorePermit`]) release on drop, which plays
-//! the role of `async with`.
+//! notification is lost. Each future type documents the details.
+//!
+//! **Guards:** [`LockGuard`] and [`SemaphorePermit`] release on drop, which
+//! plays the role of `async with`; `release()` on them is asyncio's
+//! explicit `release()`. Both are `#[must_use]`: `lock.acquire().await?;`
+//! would release the lock at the end of the statement, so the compiler
+//! warns. Keep the guard in a named binding (`let _guard = ...`; `let _ =`
+//! drops it at once).
 
 mod barrier;
 mod condition;

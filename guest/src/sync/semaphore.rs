@@ -105,6 +105,7 @@ impl Semaphore {
     }
 
     /// Takes a permit if one is free now.
+    #[must_use = "dropping the SemaphorePermit releases it at once: bind it (`let Some(_permit) = ...`)"]
     pub fn try_acquire(&self) -> Option<SemaphorePermit> {
         let mut s = self.state.borrow_mut();
         if s.value == 0 {
@@ -117,15 +118,17 @@ impl Semaphore {
         })
     }
 
-    /// Adds a permit (handing it to the first waiter, if any). A plain
+    /// Adds a permit (handing it to the first waiter, if any): asyncio's
+    /// `sem.release()`, for a permit taken with
+    /// [`forget`](SemaphorePermit::forget) (or none at all). A plain
     /// `Semaphore` may go above its initial value, as in asyncio; a
-    /// [`BoundedSemaphore`] refuses.
+    /// [`BoundedSemaphore`] refuses with [`ErrorKind::Value`](crate::ErrorKind::Value).
     pub fn release(&self) -> Result<()> {
         let mut s = self.state.borrow_mut();
         if let Some(bound) = s.bound
             && s.value >= bound
         {
-            return Err(Error::runtime("BoundedSemaphore released too many times"));
+            return Err(Error::value("BoundedSemaphore released too many times"));
         }
         s.release();
         Ok(())
@@ -140,8 +143,9 @@ impl BoundedSemaphore {
         }
     }
 
-    /// Adds a permit; `Err(Runtime)` if that would exceed the initial value
-    /// (Python raises `ValueError`).
+    /// Adds a permit; `Err` of kind [`ErrorKind::Value`](crate::ErrorKind::Value) (asyncio's
+    /// `ValueError`) if that would exceed the initial value, and then
+    /// nothing changes.
     pub fn release(&self) -> Result<()> {
         self.sem.release()
     }
@@ -155,12 +159,25 @@ impl std::ops::Deref for BoundedSemaphore {
 }
 
 /// A permit of a [`Semaphore`], given back when dropped.
+///
+/// Dropping it (or [`release`](Self::release)) is asyncio's `sem.release()`
+/// after an `acquire`. A permit left unused (`sem.acquire().await?;`)
+/// would be given back at the end of the statement, so the compiler warns
+/// about it: bind it (`let _permit = ...`), or [`forget`](Self::forget) it
+/// and call [`Semaphore::release`] later, asyncio's manual style.
+#[must_use = "dropping a SemaphorePermit releases it at once: bind it (`let _permit = ...`), or `forget()` it and call `Semaphore::release` later"]
 pub struct SemaphorePermit {
     sem: Semaphore,
     armed: bool,
 }
 
 impl SemaphorePermit {
+    /// Gives the permit back now (asyncio's `sem.release()`; the same as
+    /// dropping it): the first waiter gets it, or the value goes up by one.
+    /// It never exceeds a [`BoundedSemaphore`]'s bound: the permit was
+    /// taken from it.
+    pub fn release(self) {}
+
     /// Keeps the permit taken for good (the semaphore's value stays one
     /// lower until someone calls [`Semaphore::release`]).
     pub fn forget(mut self) {

@@ -8,7 +8,7 @@ use super::transport::{Buffered, Plain, Sink, Transport, drive, made};
 use super::{BufferedProtocol, Protocol};
 use crate::errors::{Error, Result};
 use crate::events::Loop;
-use crate::net::{getaddrinfo, tcp};
+use crate::net::{resolve, tcp};
 use crate::streams::server::{ConnHandler, Handled, serve};
 use crate::streams::{DEFAULT_LIMIT, Server};
 use crate::tasks::create_named_task;
@@ -16,7 +16,7 @@ use crate::tasks::create_named_task;
 /// Connects to every address of `host` in turn until one answers.
 async fn connect(host: &str, port: u16) -> Result<tcp::Wired> {
     let mut last: Option<Error> = None;
-    for addr in getaddrinfo(host, port).await? {
+    for addr in resolve(host, port).await? {
         match tcp::connect(addr).await {
             Ok(socket) => return Ok(tcp::wire(socket, DEFAULT_LIMIT)),
             Err(e) if e.is_cancelled() => return Err(e),

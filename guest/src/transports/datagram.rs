@@ -12,7 +12,7 @@ use super::DatagramProtocol;
 use crate::bindings::wasi::sockets::types as wit;
 use crate::errors::{Error, Result};
 use crate::events::Loop;
-use crate::net::{Action, family, from_wit, getaddrinfo, socket_error, to_wit};
+use crate::net::{Action, family, from_wit, resolve, socket_error, to_wit};
 use crate::runtime::{self, task::Awaiting};
 use crate::tasks::create_named_task;
 
@@ -202,7 +202,7 @@ impl DatagramTransport {
 }
 
 async fn first_address(host: &str, port: u16) -> Result<SocketAddr> {
-    getaddrinfo(host, port)
+    resolve(host, port)
         .await?
         .into_iter()
         .next()

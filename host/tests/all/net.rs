@@ -92,6 +92,40 @@ fn net_not_granted() {
         .stdout_has("lookup: permission denied: looking up localhost refused");
 }
 
+/// getaddrinfo in the real host: Python's `(family, type, proto,
+/// canonname, sockaddr)` entries and its filters, for an IP literal (never
+/// looked up, so no grant needed) and for `localhost` (a host lookup: with
+/// a grant it resolves, without one it is refused naming the flag).
+/// NUMERICHOST refuses the name without asking the host in both runs.
+#[test]
+fn net_getaddrinfo() {
+    let literal = "literal: Inet Stream Tcp None 127.0.0.1:8080\n\
+                   literal: Inet Dgram Udp None 127.0.0.1:8080\n\
+                   literal dgram: Inet Dgram Udp None 127.0.0.1:8080\n";
+    let numerichost =
+        "localhost numerichost: cannot resolve localhost: not an IP address (NUMERICHOST)\n";
+    aio(&["run", "--allow-net=127.0.0.1:8080", NET_GETADDRINFO])
+        .within(Duration::from_secs(30))
+        .status(0)
+        .stdout_is(&format!(
+            "{literal}\
+             localhost inet stream canonname: Inet Stream Tcp Some(\"localhost\") 127.0.0.1:8080\n\
+             localhost: loopback addresses, each as (Stream, Tcp) then (Dgram, Udp)\n\
+             {numerichost}"
+        ));
+    let refused = "permission denied: looking up localhost refused: name lookup needs an \
+                   --allow-net grant (e.g. --allow-net=localhost:8080)";
+    aio(&["run", NET_GETADDRINFO])
+        .within(Duration::from_secs(30))
+        .status(0)
+        .stdout_is(&format!(
+            "{literal}\
+             localhost inet stream canonname: {refused}\n\
+             localhost: {refused}\n\
+             {numerichost}"
+        ));
+}
+
 #[test]
 fn bad_net_grants_are_usage_errors() {
     for (flag, says) in [
