@@ -190,7 +190,7 @@ fn join_waits_for_every_task_done() {
     q.task_done().unwrap();
     tl.run_until_idle();
     assert!(joined.result().is_ok());
-    assert!(matches!(kind(q.task_done()), ErrorKind::Runtime(_)));
+    assert!(matches!(kind(q.task_done()), ErrorKind::Value(_)));
 }
 
 #[test]

@@ -209,12 +209,13 @@ impl<T, S: Storage<T>> BaseQueue<T, S> {
     }
 
     /// Marks one item taken by `get` as processed; when every item put has
-    /// been, [`join`](Self::join) returns. `Err(Runtime)` if called more
-    /// times than items were put (Python raises `ValueError`).
+    /// been, [`join`](Self::join) returns. Called more
+    /// times than items were put: `Err` of kind
+    /// [`ErrorKind::Value`], asyncio's `ValueError`.
     pub fn task_done(&self) -> Result<()> {
         let mut q = self.inner.borrow_mut();
         if q.unfinished == 0 {
-            return Err(Error::runtime("task_done() called too many times"));
+            return Err(Error::value("task_done() called too many times"));
         }
         q.unfinished -= 1;
         if q.unfinished == 0 {
