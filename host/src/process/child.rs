@@ -36,9 +36,9 @@ pub enum Redirect {
 /// Everything needed to start a child (the program already granted).
 #[derive(Debug, Clone)]
 pub struct SpawnRequest {
-    /// The resolved program to execute.
+    /// The program to execute: the grant's path ([`Allowed`](super::Allowed)).
     pub program: PathBuf,
-    /// `argv[0]` as the guest gave it.
+    /// `argv[0]`: the grant as written.
     pub arg0: String,
     /// The arguments after `argv[0]`, passed as they are.
     pub args: Vec<String>,

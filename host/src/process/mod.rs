@@ -9,10 +9,10 @@
 //! - `host`: the thin glue implementing the generated WIT traits.
 //!
 //! A guest asks to `spawn` a program; the host resolves it (a path, or a
-//! name on the host's `PATH`), refuses it unless [`RunGrant`] allows the
-//! resolved path, audits the decision, and starts it with exactly the
-//! arguments and environment the guest gave (`env_clear`: the host's own
-//! environment never leaks). When the guest ends — returns, traps, times out
+//! name on the host's `PATH`), refuses it unless [`RunGrant`] grants that
+//! name of that file, audits the decision, and starts it as granted (the
+//! grant's path and `argv[0]`) with exactly the arguments and environment
+//! the guest gave (`env_clear`: the host's own environment never leaks). When the guest ends — returns, traps, times out
 //! — the runner kills and reaps every child it started.
 
 pub mod child;
@@ -21,7 +21,7 @@ pub(crate) mod host;
 mod pipes;
 
 pub use child::{Children, ExitStatus, Redirect, SpawnError};
-pub use grant::{RunGrant, RunRefusal};
+pub use grant::{Allowed, RunGrant, RunRefusal};
 
 use crate::policy::Grants;
 use wasmtime::component::{HasData, ResourceTable};

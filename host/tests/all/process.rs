@@ -42,12 +42,27 @@ fn process_env() {
         .stdout_is("GIVEN_A=1\nGIVEN_B=two words\n");
 }
 
+/// Where `name` is on this process's `PATH` (which `aio` inherits), and
+/// the file it resolves to.
+fn on_path(name: &str) -> String {
+    let path = std::env::var_os("PATH").expect("PATH");
+    let found = std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not on PATH"));
+    let file = std::fs::canonicalize(found).expect("canonicalize");
+    file.to_str().unwrap().to_owned()
+}
+
+/// A refusal names the program as the guest asked for it, the file that
+/// resolves to, and the flag with the name as asked (issue 9 item 2).
 #[test]
 fn process_not_granted() {
     let dir = scratch_dir("process_not_granted");
     let marker = dir.join("must-not-exist");
     let log = dir.join("audit.jsonl");
     let marker_s = marker.to_str().unwrap();
+    let touch = on_path("touch");
     aio(&[
         "run",
         "--allow-run=cat",
@@ -59,23 +74,92 @@ fn process_not_granted() {
         marker_s,
     ])
     .status(0)
-    .stdout_has("refused: permission denied: running /")
-    .stdout_has("touch is not granted (allow it with --allow-run=/")
+    .stdout_has(&format!(
+        "refused: permission denied: running touch ({touch}) is not granted (allow it with --allow-run=touch)\n"
+    ))
     .stdout_has("shell: permission denied: running a shell command is not granted (allow it with --allow-shell)");
     assert!(!marker.exists(), "the refused program ran");
     let audit = std::fs::read_to_string(&log).expect("audit log");
     let lines: Vec<&str> = audit.lines().collect();
     assert_eq!(lines.len(), 2, "{audit}");
     assert!(
-        lines[0].contains(r#""capability":"process.spawn""#)
-            && lines[0].contains(r#""decision":"denied""#)
-            && lines[0].contains("touch\",\"decision\":\"denied\",\"grant\":\"--allow-run=/"),
+        lines[0].contains(&format!(
+            r#""capability":"process.spawn","target":"touch","resolved":"{touch}","decision":"denied","grant":"--allow-run=touch"}}"#
+        )),
         "{audit}"
     );
     assert!(
         lines[1].contains(r#""capability":"process.shell","target":"true","decision":"denied","grant":"--allow-shell""#),
         "{audit}"
     );
+}
+
+/// A multi-call program laid out as busybox is: the file `mc-touch`
+/// creates the file named by its argument when run by that name, and
+/// `mc-true` (a link to it) does nothing. It decides by `$0`, which for a
+/// script is the path executed.
+fn multicall(dir: &std::path::Path) -> (String, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let real = dir.join("mc-touch");
+    std::fs::write(
+        &real,
+        "#!/bin/sh\ncase \"${0##*/}\" in\n  mc-touch) : > \"$1\"; echo \"touched as $0\" ;;\n  *) echo \"true as $0\" ;;\nesac\n",
+    )
+    .expect("write the script");
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::os::unix::fs::symlink("mc-touch", dir.join("mc-true")).expect("symlink");
+    let s = |p: std::path::PathBuf| p.to_str().unwrap().to_owned();
+    (s(dir.join("mc-true")), s(real))
+}
+
+/// A grant of one name of a multi-call program runs it as that name and
+/// never as another name of the same file; argv[0] is the grant as written
+/// (issue 10 item 4). The audit log records what was asked and what ran.
+#[test]
+fn process_multicall() {
+    let dir = scratch_dir("process_multicall");
+    let (mc_true, mc_touch) = multicall(&dir);
+    let marker = dir.join("touched");
+    let marker_s = marker.to_str().unwrap();
+    let grant = format!("--allow-run={mc_true}");
+    // Asked by the granted name, it runs as that name (the link is
+    // executed, not the file it leads to).
+    aio(&["run", &grant, PROCESS_MULTICALL, "--", &mc_true, marker_s])
+        .status(0)
+        .stdout_is(&format!("ran: true as {mc_true}, returncode 0\n"));
+    assert!(!marker.exists(), "{mc_true} behaved as mc-touch");
+    // Another name of the granted file is refused, and says why.
+    aio(&["run", &grant, PROCESS_MULTICALL, "--", &mc_touch, marker_s])
+        .status(0)
+        .stdout_is(&format!(
+            "refused: permission denied: running {mc_touch} is not granted; that file is granted only as {mc_true} (allow it with --allow-run={mc_touch})\n"
+        ));
+    assert!(!marker.exists(), "the other name ran");
+    // argv[0] is the grant as written, not the guest's spelling: dash
+    // reading commands from stdin says `$0` is its argv[0].
+    let log = dir.join("audit.jsonl");
+    aio(&[
+        "run",
+        "--allow-run=sh",
+        "--audit-log",
+        log.to_str().unwrap(),
+        PROCESS_MULTICALL,
+        "--",
+        "/bin/sh",
+        "-s",
+    ])
+    .status(0)
+    .stdout_is("ran: argv0=sh, returncode 0\n");
+    let audit = std::fs::read_to_string(&log).expect("audit log");
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+    assert!(
+        audit.contains(&format!(
+            r#""capability":"process.spawn","target":"/bin/sh","resolved":"{}","ran":"sh","decision":"allowed"}}"#,
+            sh.display()
+        )),
+        "{audit}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -169,8 +253,10 @@ fn process_protocol_refused() {
         marker.to_str().unwrap(),
     ])
     .status(0)
-    .stdout_has("exec refused: permission denied: running /")
-    .stdout_has("touch is not granted (allow it with --allow-run=/")
+    .stdout_has(&format!(
+        "exec refused: permission denied: running touch ({}) is not granted (allow it with --allow-run=touch)\n",
+        on_path("touch")
+    ))
     .stdout_has("shell refused: permission denied: running a shell command is not granted")
     .stdout_has("factory called 0 times\n");
     assert!(!marker.exists(), "the refused program ran");
