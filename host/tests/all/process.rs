@@ -274,3 +274,188 @@ fn process_protocol_shutdown() {
         ))
         .within(Duration::from_secs(20));
 }
+
+/// The `sleep N.<token>` processes `process_background_job` leaves
+/// behind (N: 1000 the shell's background job, 1001 a daemon that left the
+/// process group, 1002 a direct child, 1003 a direct child that left the
+/// process group), found in /proc by their unique
+/// argument. Whatever is still running when this drops is killed.
+struct Leftovers {
+    token: String,
+}
+
+impl Leftovers {
+    fn new() -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        Leftovers {
+            token: format!("{}{n}{nanos}", std::process::id()),
+        }
+    }
+
+    /// The pids of live `sleep N.<token>` processes.
+    fn running(&self, n: u32) -> Vec<i32> {
+        let wanted = format!("{n}.{}", self.token);
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            // A zombie's cmdline is empty: only live processes match.
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let mut args = cmdline.split(|&b| b == 0);
+            if args.next().is_some_and(|a| a.ends_with(b"sleep"))
+                && args.next() == Some(wanted.as_bytes())
+            {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    /// Waits (up to 5 s) until each of `which` runs; whether they do.
+    fn all_running(&self, which: &[u32]) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while which.iter().any(|&n| self.running(n).is_empty()) {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+
+    /// Waits (up to 5 s) until none of `which` runs; says which still do.
+    fn survivors(&self, which: &[u32]) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left: Vec<String> = which
+                .iter()
+                .flat_map(|&n| {
+                    self.running(n)
+                        .into_iter()
+                        .map(move |pid| format!("sleep {n} (pid {pid})"))
+                })
+                .collect();
+            if left.is_empty() || std::time::Instant::now() >= deadline {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for n in [1000, 1001, 1002, 1003] {
+            for pid in self.running(n) {
+                // Safety: kill(2) has no memory-safety preconditions.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+const BACKGROUND_JOB_GRANTS: [&str; 2] = ["--allow-shell", "--allow-run=sleep,setsid"];
+
+/// A guest that returns while its shell's background job, a setsid'd
+/// daemon and its own child run: `aio` kills them all before it exits.
+#[test]
+fn process_background_job() {
+    let left = Leftovers::new();
+    let [shell, sleep] = BACKGROUND_JOB_GRANTS;
+    aio(&[
+        "run",
+        shell,
+        sleep,
+        PROCESS_BACKGROUND_JOB,
+        "--",
+        "exit",
+        &left.token,
+    ])
+    .status(0)
+    .stdout_is("started\n");
+    let survivors = left.survivors(&[1000, 1001, 1002, 1003]);
+    assert!(survivors.is_empty(), "outlived the run: {survivors:?}");
+}
+
+/// The same when `--timeout` ends the run.
+#[test]
+fn process_background_job_timeout() {
+    let left = Leftovers::new();
+    let [shell, sleep] = BACKGROUND_JOB_GRANTS;
+    aio(&[
+        "run",
+        "--timeout=2s",
+        shell,
+        sleep,
+        PROCESS_BACKGROUND_JOB,
+        "--",
+        "hang",
+        &left.token,
+    ])
+    .status(124)
+    .stdout_is("started\n");
+    let survivors = left.survivors(&[1000, 1001, 1002, 1003]);
+    assert!(survivors.is_empty(), "outlived the run: {survivors:?}");
+}
+
+/// `aio` itself SIGKILLed mid-run: the keeper of the run's process group
+/// kills the group, so its direct child (1002) and the shell's background
+/// job (1000) die with it. What left the group (1001, 1003) outlives it:
+/// only a cgroup would catch that (docs/subprocess.md).
+#[test]
+fn process_background_job_sigkill() {
+    use std::io::BufRead;
+    let left = Leftovers::new();
+    let [shell, sleep] = BACKGROUND_JOB_GRANTS;
+    let mut aio = std::process::Command::new(env!("CARGO_BIN_EXE_aio"))
+        .args(["run", "--timeout=60s", shell, sleep, PROCESS_BACKGROUND_JOB])
+        .args(["--", "hang", &left.token])
+        .env("AIO_CACHE_DIR", crate::util::cache_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn aio");
+    let mut line = String::new();
+    std::io::BufReader::new(aio.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read stdout");
+    let started = line == "started\n" && left.all_running(&[1000, 1001, 1002, 1003]);
+    let _ = aio.kill();
+    let _ = aio.wait();
+    assert!(
+        started,
+        "the guest said {line:?}; the sleeps did not all start"
+    );
+    let survivors = left.survivors(&[1000, 1002]);
+    assert!(survivors.is_empty(), "outlived aio: {survivors:?}");
+}
+
+/// Embedded (the library, which does not adopt orphans unless asked): the
+/// end of the run kills the run's whole process group, so the shell's
+/// background job dies with the direct children; the setsid'd daemon
+/// (1001) left the group and outlives the run, as docs/subprocess.md says.
+#[tokio::test]
+async fn process_background_job_embedded() {
+    use aio_host::{Grants, RunOptions, Status};
+    let left = Leftovers::new();
+    let grants = Grants::new().allow_shell().allow_run(["sleep", "setsid"]);
+    let options = RunOptions::new()
+        .args(["exit", left.token.as_str()])
+        .grants(grants);
+    let outcome = crate::util::run(PROCESS_BACKGROUND_JOB, options).await;
+    assert!(
+        matches!(outcome.status(), Status::Exited(0)) && outcome.stdout() == b"started\n",
+        "{}",
+        crate::util::describe(&outcome)
+    );
+    let survivors = left.survivors(&[1000, 1002, 1003]);
+    assert!(survivors.is_empty(), "outlived the run: {survivors:?}");
+}
