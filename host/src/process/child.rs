@@ -7,13 +7,13 @@
 //! [`ChildProcess::signal`]: a signal is sent only while the child is known
 //! not to be reaped yet, so a recycled pid can never receive it.
 //!
-//! Every child of a run starts in the run's process group
-//! ([`group`](super::group)). [`Children::kill_all`] (and dropping the last
-//! [`ChildrenGuard`]) kills every child still running and the whole group,
-//! grandchildren included; [`Children::shutdown`] also waits until each
-//! child is reaped and, when this process adopts orphans, kills those that
-//! left the group ([`orphans`](super::orphans)). The runner calls it when
-//! the guest has ended, however it ended.
+//! Every child of a run starts in the run's process group (`group.rs`).
+//! [`Children::kill_all`] (and dropping the last [`ChildrenGuard`]) kills
+//! every child still running and the whole group, grandchildren included;
+//! [`Children::shutdown`] also waits until each child is reaped and, when
+//! this process adopts orphans ([`adopt_orphans`](super::adopt_orphans)),
+//! kills those that left the group (`orphans.rs`). The runner calls it
+//! when the guest has ended, however it ended.
 
 use super::group::RunGroup;
 use std::path::PathBuf;
