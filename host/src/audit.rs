@@ -5,15 +5,18 @@
 //! command installs for `--audit-log FILE`: it appends one line per event,
 //!
 //! ```text
-//! {"time":"2026-07-01T12:00:00.123Z","capability":"process.spawn","target":"/usr/bin/cat","decision":"allowed"}
-//! {"time":"2026-07-01T12:00:00.130Z","capability":"process.spawn","target":"/usr/bin/rm","decision":"denied","grant":"--allow-run=/usr/bin/rm"}
+//! {"time":"2026-07-01T12:00:00.123Z","capability":"process.spawn","target":"/bin/sh","resolved":"/usr/bin/dash","ran":"sh","decision":"allowed"}
+//! {"time":"2026-07-01T12:00:00.130Z","capability":"process.spawn","target":"rm","resolved":"/usr/bin/rm","decision":"denied","grant":"--allow-run=rm"}
 //! ```
 //!
 //! Capabilities are named `area.use` (`env.read`, `process.spawn`,
-//! `process.shell`, `process.signal`; the network adds `net.connect`,
-//! `net.listen`, ...), `target` is what was asked for (a variable name, a
-//! program's path, an address), and a denial names the grant that would have
-//! allowed it.
+//! `process.shell`; the network adds `net.connect`, `net.listen`, ...),
+//! `target` is what was asked for (a variable name, a program as the guest
+//! named it, an address), and a denial names the grant that would have
+//! allowed it. A program's lines add `resolved`, the file it resolves to
+//! (symlinks followed), and once it started, `ran`: the grant it ran as,
+//! as written in `--allow-run` (its `argv[0]`; see
+//! [`RunGrant`](crate::process::RunGrant)).
 //!
 //! ```no_run
 //! use aio_host::{audit::AuditLog, Grants};
@@ -48,8 +51,12 @@ pub enum Decision {
 pub struct CapabilityUse {
     /// `area.use`: `env.read`, `process.spawn`, `process.shell`, ...
     pub capability: &'static str,
-    /// What was asked for: a variable name, a program path, an address.
+    /// What was asked for: a variable name, a program as named, an address.
     pub target: String,
+    /// For a program: the file `target` resolves to, when it resolves.
+    pub resolved: Option<String>,
+    /// For a program that started: the grant it ran as (its `argv[0]`).
+    pub ran: Option<String>,
     /// Allowed, or denied with the grant that would allow it.
     pub decision: Decision,
 }
@@ -60,6 +67,8 @@ impl CapabilityUse {
         CapabilityUse {
             capability,
             target: target.into(),
+            resolved: None,
+            ran: None,
             decision: Decision::Allowed,
         }
     }
@@ -73,10 +82,24 @@ impl CapabilityUse {
         CapabilityUse {
             capability,
             target: target.into(),
+            resolved: None,
+            ran: None,
             decision: Decision::Denied {
                 grant: grant.into(),
             },
         }
+    }
+
+    /// Adds the file the target resolves to (`None`: leaves it out).
+    pub fn resolved(mut self, file: Option<String>) -> Self {
+        self.resolved = file;
+        self
+    }
+
+    /// Adds what the target ran as.
+    pub fn ran(mut self, ran: impl Into<String>) -> Self {
+        self.ran = Some(ran.into());
+        self
     }
 
     /// The JSON object (one line, no newline) for `time`.
@@ -88,6 +111,14 @@ impl CapabilityUse {
         json_string(&mut out, self.capability);
         out.push_str(",\"target\":");
         json_string(&mut out, &self.target);
+        if let Some(resolved) = &self.resolved {
+            out.push_str(",\"resolved\":");
+            json_string(&mut out, resolved);
+        }
+        if let Some(ran) = &self.ran {
+            out.push_str(",\"ran\":");
+            json_string(&mut out, ran);
+        }
         match &self.decision {
             Decision::Allowed => out.push_str(",\"decision\":\"allowed\""),
             Decision::Denied { grant } => {
@@ -102,13 +133,20 @@ impl CapabilityUse {
 
 impl fmt::Display for CapabilityUse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match self.decision {
+            Decision::Allowed => "allowed",
+            Decision::Denied { .. } => "denied",
+        };
+        write!(f, "{}: {verb} {}", self.capability, self.target)?;
+        if let Some(resolved) = &self.resolved {
+            write!(f, " ({resolved})")?;
+        }
+        if let Some(ran) = &self.ran {
+            write!(f, " as {ran}")?;
+        }
         match &self.decision {
-            Decision::Allowed => write!(f, "{}: allowed {}", self.capability, self.target),
-            Decision::Denied { grant } => write!(
-                f,
-                "{}: denied {} (allow it with {grant})",
-                self.capability, self.target
-            ),
+            Decision::Allowed => Ok(()),
+            Decision::Denied { grant } => write!(f, " (allow it with {grant})"),
         }
     }
 }
@@ -212,6 +250,17 @@ mod tests {
         assert_eq!(
             CapabilityUse::allowed("env.read", "HOME").to_json(UNIX_EPOCH),
             r#"{"time":"1970-01-01T00:00:00.000Z","capability":"env.read","target":"HOME","decision":"allowed"}"#
+        );
+        let spawn = CapabilityUse::allowed("process.spawn", "/bin/sh")
+            .resolved(Some("/usr/bin/dash".into()))
+            .ran("sh");
+        assert_eq!(
+            spawn.to_json(UNIX_EPOCH),
+            r#"{"time":"1970-01-01T00:00:00.000Z","capability":"process.spawn","target":"/bin/sh","resolved":"/usr/bin/dash","ran":"sh","decision":"allowed"}"#
+        );
+        assert_eq!(
+            spawn.to_string(),
+            "process.spawn: allowed /bin/sh (/usr/bin/dash) as sh"
         );
     }
 }

@@ -173,6 +173,14 @@ async fn execute(cli: &Cli) -> Result<u8, Error> {
 }
 
 async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Error> {
+    // Orphans of the guest's subprocesses come back to aio, which kills
+    // them when the run ends (docs/subprocess.md).
+    aio_host::process::adopt_orphans().map_err(|e| {
+        Error::from(std::io::Error::new(
+            e.kind(),
+            format!("cannot adopt orphaned subprocesses: {e}"),
+        ))
+    })?;
     let program = if args.allow_precompiled {
         // Safety: the user opted in with --allow-precompiled, whose help
         // says the file must be their own compilation; we say below when

@@ -150,8 +150,9 @@ impl Grants {
     }
 
     /// Lets the guest run these programs: paths, or names looked up on the
-    /// host's `PATH` now (the resolved path is what is allowed; see
-    /// [`RunGrant`]). Calling it again adds to the list.
+    /// host's `PATH` now. Each covers its own name of the file it resolves
+    /// to, and the child runs as granted (this path, `argv[0]` as written;
+    /// see [`RunGrant`]). Calling it again adds to the list.
     pub fn allow_run<I, S>(mut self, programs: I) -> Self
     where
         I: IntoIterator<Item = S>,

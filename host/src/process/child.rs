@@ -7,11 +7,15 @@
 //! [`ChildProcess::signal`]: a signal is sent only while the child is known
 //! not to be reaped yet, so a recycled pid can never receive it.
 //!
+//! Every child of a run starts in the run's process group (`group.rs`).
 //! [`Children::kill_all`] (and dropping the last [`ChildrenGuard`]) kills
-//! every child still running; [`Children::shutdown`] also waits until each
-//! is reaped. The runner calls it when the guest has ended, however it
-//! ended.
+//! every child still running and the whole group, grandchildren included;
+//! [`Children::shutdown`] also waits until each child is reaped and, when
+//! this process adopts orphans ([`adopt_orphans`](super::adopt_orphans)),
+//! kills those that left the group (`orphans.rs`). The runner calls it
+//! when the guest has ended, however it ended.
 
+use super::group::RunGroup;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,9 +40,9 @@ pub enum Redirect {
 /// Everything needed to start a child (the program already granted).
 #[derive(Debug, Clone)]
 pub struct SpawnRequest {
-    /// The resolved program to execute.
+    /// The program to execute: the grant's path ([`Allowed`](super::Allowed)).
     pub program: PathBuf,
-    /// `argv[0]` as the guest gave it.
+    /// `argv[0]`: the grant as written.
     pub arg0: String,
     /// The arguments after `argv[0]`, passed as they are.
     pub args: Vec<String>,
@@ -240,6 +244,8 @@ pub struct Children {
 #[derive(Debug)]
 struct Registry {
     live: Vec<Arc<Shared>>,
+    /// The run's process group, from the first spawn on.
+    group: Option<RunGroup>,
     max: usize,
     /// Once set, no new child may start (the guest has ended).
     closed: bool,
@@ -251,6 +257,7 @@ impl Children {
         Children {
             inner: Arc::new(Mutex::new(Registry {
                 live: Vec::new(),
+                group: None,
                 max,
                 closed: false,
             })),
@@ -280,9 +287,16 @@ impl Children {
                 registry.max
             )));
         }
-        let (child, stdout_merged) = start(&request)?;
+        let spawning = super::orphans::spawning();
+        let group = match &mut registry.group {
+            Some(group) => group.id(),
+            group @ None => group.insert(RunGroup::start().map_err(keeper_error)?).id(),
+        };
+        let (child, stdout_merged) = start(&request, group)?;
         let mut child = child;
         let pid = child.id().unwrap_or(0);
+        super::orphans::track(pid as libc::pid_t);
+        drop(spawning);
         let stdin = child.stdin.take();
         let stdout: Option<PipeReader> = match stdout_merged {
             Some(merged) => Some(Box::pin(merged)),
@@ -304,6 +318,7 @@ impl Children {
         let registry = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let status = std::future::poll_fn(|cx| reaper_shared.poll_reap(cx)).await;
+            super::orphans::untrack(reaper_shared.pid as libc::pid_t);
             if let Some(registry) = registry.upgrade() {
                 let mut registry = registry.lock().unwrap_or_else(|e| e.into_inner());
                 registry.live.retain(|s| !Arc::ptr_eq(s, &reaper_shared));
@@ -319,11 +334,15 @@ impl Children {
         })
     }
 
-    /// Refuses new children and sends SIGKILL to every running one.
+    /// Refuses new children and sends SIGKILL to every running one and to
+    /// every process in the run's group.
     pub fn kill_all(&self) {
         let live = {
             let mut registry = self.lock();
             registry.closed = true;
+            if let Some(group) = &mut registry.group {
+                group.kill();
+            }
             registry.live.clone()
         };
         for child in live {
@@ -332,14 +351,25 @@ impl Children {
     }
 
     /// [`kill_all`](Self::kill_all), then waits (up to `patience`) until
-    /// every child has been reaped. Returns how many were still unreaped.
+    /// every child has been reaped and, if this process adopts orphans
+    /// ([`adopt_orphans`](super::adopt_orphans)), until the group is empty
+    /// and every orphan is killed and reaped. Returns how many children
+    /// were still unreaped.
     pub async fn shutdown(&self, patience: Duration) -> usize {
         self.kill_all();
+        let group = self.lock().group.as_ref().map(RunGroup::id);
+        let mut orphans = super::orphans::Sweep::default();
         let deadline = tokio::time::Instant::now() + patience;
         loop {
             let left = self.running();
-            if left == 0 || tokio::time::Instant::now() >= deadline {
-                return left;
+            let busy = group.is_some_and(|group| orphans.round(group));
+            let late = tokio::time::Instant::now() >= deadline;
+            // The keeper is reaped last: until then the group's id is ours.
+            if (left == 0 && !busy) || late {
+                let reaped = self.lock().group.as_mut().is_none_or(RunGroup::try_reap);
+                if reaped || late {
+                    return left;
+                }
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -358,9 +388,12 @@ impl Drop for ChildrenGuard {
 
 type Merged = tokio::net::unix::pipe::Receiver;
 
-/// Starts the process; also gives the read end of a merged stdout+stderr
-/// pipe when stderr goes to a piped stdout.
-fn start(request: &SpawnRequest) -> Result<(tokio::process::Child, Option<Merged>), SpawnError> {
+/// Starts the process in process group `group`; also gives the read end of
+/// a merged stdout+stderr pipe when stderr goes to a piped stdout.
+fn start(
+    request: &SpawnRequest,
+    group: libc::pid_t,
+) -> Result<(tokio::process::Child, Option<Merged>), SpawnError> {
     use std::process::Stdio;
     check_strings(request)?;
     let mut command = tokio::process::Command::new(&request.program);
@@ -369,6 +402,7 @@ fn start(request: &SpawnRequest) -> Result<(tokio::process::Child, Option<Merged
         .args(&request.args)
         .env_clear()
         .envs(request.env.iter().map(|(k, v)| (k, v)))
+        .process_group(group)
         .kill_on_drop(true);
     if let Some(cwd) = &request.cwd {
         command.current_dir(cwd);
@@ -443,6 +477,14 @@ fn check_strings(request: &SpawnRequest) -> Result<(), SpawnError> {
         nul(cwd, "the working directory")?;
     }
     Ok(())
+}
+
+fn keeper_error(err: std::io::Error) -> SpawnError {
+    let message = format!("cannot start the keeper of the run's process group: {err}");
+    match io_error(err) {
+        SpawnError::ResourceLimit(_) => SpawnError::ResourceLimit(message),
+        _ => SpawnError::Other(message),
+    }
 }
 
 fn io_error(err: std::io::Error) -> SpawnError {

@@ -40,9 +40,11 @@ impl From<ExitStatus> for wit::ExitStatus {
 }
 
 impl ProcessView<'_> {
+    /// Starts `program` as `arg0`; `used` is the audit line of an allowed
+    /// start (reported once it started).
     fn start(
         &mut self,
-        capability: &'static str,
+        used: CapabilityUse,
         program: std::path::PathBuf,
         arg0: String,
         args: Vec<String>,
@@ -58,15 +60,30 @@ impl ProcessView<'_> {
             stdout: options.stdout.into(),
             stderr: options.stderr.into(),
         };
-        let target = request.program.display().to_string();
         match self.ctx.children.spawn(request) {
             Ok(child) => {
-                self.ctx
-                    .grants
-                    .report_use(CapabilityUse::allowed(capability, target));
+                self.ctx.grants.report_use(used);
                 Ok(Ok(self.table.push(child)?))
             }
             Err(e) => Ok(Err(e.into())),
+        }
+    }
+
+    /// The guest's error for a refused program, audited.
+    fn refused(&mut self, refusal: RunRefusal) -> wit::Error {
+        let message = refusal.to_string();
+        match refusal {
+            RunRefusal::NotFound => wit::Error::NotFound,
+            RunRefusal::NotPermitted {
+                asked,
+                resolved,
+                grant,
+                ..
+            } => {
+                let used = CapabilityUse::denied("process.spawn", asked, grant).resolved(resolved);
+                self.ctx.grants.report_use(used);
+                wit::Error::NotPermitted(message)
+            }
         }
     }
 }
@@ -78,18 +95,15 @@ impl wit::Host for ProcessView<'_> {
         args: Vec<String>,
         options: wit::Options,
     ) -> wasmtime::Result<Result<Resource<ChildProcess>, wit::Error>> {
-        let resolved = match self.ctx.grants.run_grant().check(&program) {
-            Ok(path) => path,
-            Err(RunRefusal::NotFound) => return Ok(Err(wit::Error::NotFound)),
-            Err(RunRefusal::NotPermitted { target, grant }) => {
-                let message = format!("running {target} is not granted (allow it with {grant})");
-                self.ctx
-                    .grants
-                    .report_use(CapabilityUse::denied("process.spawn", target, grant));
-                return Ok(Err(wit::Error::NotPermitted(message)));
-            }
+        let allowed = match self.ctx.grants.run_grant().check(&program) {
+            Ok(allowed) => allowed,
+            Err(refusal) => return Ok(Err(self.refused(refusal))),
         };
-        self.start("process.spawn", resolved, program, args, options)
+        // The child runs as granted: the grant's path, the grant's argv[0].
+        let used = CapabilityUse::allowed("process.spawn", program)
+            .resolved(Some(allowed.file.display().to_string()))
+            .ran(allowed.arg0.clone());
+        self.start(used, allowed.program, allowed.arg0, args, options)
     }
 
     fn spawn_shell(
@@ -108,8 +122,9 @@ impl wit::Host for ProcessView<'_> {
             ));
             return Ok(Err(wit::Error::NotPermitted(message)));
         }
+        let used = CapabilityUse::allowed("process.shell", command.clone());
         self.start(
-            "process.shell",
+            used,
             "/bin/sh".into(),
             "sh".into(),
             vec!["-c".into(), command],

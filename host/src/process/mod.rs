@@ -5,23 +5,32 @@
 //! - [`child`]: one child and the run's registry of children (starting,
 //!   signals, reaping, the concurrency cap, killing them all at the end).
 //!   No WIT types.
+//! - `group`: the run's process group and its keeper, which kills the
+//!   group when the run ends or the host dies.
+//! - `orphans`: [`adopt_orphans`], and killing what left the group.
 //! - `pipes`: the child's pipes as component-model streams.
 //! - `host`: the thin glue implementing the generated WIT traits.
 //!
 //! A guest asks to `spawn` a program; the host resolves it (a path, or a
-//! name on the host's `PATH`), refuses it unless [`RunGrant`] allows the
-//! resolved path, audits the decision, and starts it with exactly the
-//! arguments and environment the guest gave (`env_clear`: the host's own
-//! environment never leaks). When the guest ends — returns, traps, times out
-//! — the runner kills and reaps every child it started.
+//! name on the host's `PATH`), refuses it unless [`RunGrant`] grants that
+//! name of that file, audits the decision, and starts it as granted (the
+//! grant's path and `argv[0]`) with exactly the arguments and environment
+//! the guest gave (`env_clear`: the host's own environment never leaks),
+//! in the run's process group. When the guest ends (returns, traps, times
+//! out) the runner kills the group and every child, and reaps them; what
+//! is guaranteed where is in docs/subprocess.md ("What dies with the
+//! run").
 
 pub mod child;
 pub mod grant;
+mod group;
 pub(crate) mod host;
+mod orphans;
 mod pipes;
 
 pub use child::{Children, ExitStatus, Redirect, SpawnError};
-pub use grant::{RunGrant, RunRefusal};
+pub use grant::{Allowed, RunGrant, RunRefusal};
+pub use orphans::adopt_orphans;
 
 use crate::policy::Grants;
 use wasmtime::component::{HasData, ResourceTable};

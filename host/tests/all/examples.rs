@@ -57,7 +57,7 @@ fn pipeline_procs() {
     );
     aio(&["run", "--allow-run=seq", PIPELINE_PROCS])
         .status(1)
-        .stderr_has("grep is not granted (allow it with --allow-run=/");
+        .stderr_has(") is not granted (allow it with --allow-run=grep)");
 }
 
 /// The sync/queues pipeline example: every job goes through the bounded
