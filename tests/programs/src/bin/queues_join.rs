@@ -26,7 +26,7 @@ async fn main() -> asyncio::Result<()> {
     assert_eq!(worker.await?, 10);
     assert!(matches!(
         q.task_done().unwrap_err().kind(),
-        ErrorKind::Runtime(_)
+        ErrorKind::Value(_)
     ));
     Ok(())
 }
