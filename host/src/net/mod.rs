@@ -34,6 +34,7 @@
 //! ```
 
 mod rule;
+mod sys;
 mod tcp;
 pub(crate) mod wasi;
 
