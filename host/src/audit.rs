@@ -15,6 +15,11 @@
 //! program's path, an address), and a denial names the grant that would have
 //! allowed it.
 //!
+//! Uses that strangers can cause in floods (datagrams dropped because their
+//! sender is not granted, `net.receive`) are rate-limited: a line then adds
+//! `"suppressed":N`, the number of such uses since the previous line that
+//! got no line of their own.
+//!
 //! ```no_run
 //! use aio_host::{audit::AuditLog, Grants};
 //!
@@ -52,6 +57,11 @@ pub struct CapabilityUse {
     pub target: String,
     /// Allowed, or denied with the grant that would allow it.
     pub decision: Decision,
+    /// How many more uses like it (the same capability, decision and
+    /// kind) were left out of the log since the previous line for that
+    /// capability: a rate limit keeps a flood of them from writing a line
+    /// each (`net.receive`, see `crate::net`). Written only when not 0.
+    pub suppressed: u64,
 }
 
 impl CapabilityUse {
@@ -61,6 +71,7 @@ impl CapabilityUse {
             capability,
             target: target.into(),
             decision: Decision::Allowed,
+            suppressed: 0,
         }
     }
 
@@ -76,6 +87,7 @@ impl CapabilityUse {
             decision: Decision::Denied {
                 grant: grant.into(),
             },
+            suppressed: 0,
         }
     }
 
@@ -95,6 +107,9 @@ impl CapabilityUse {
                 json_string(&mut out, grant);
             }
         }
+        if self.suppressed > 0 {
+            let _ = write!(out, ",\"suppressed\":{}", self.suppressed);
+        }
         out.push('}');
         out
     }
@@ -109,7 +124,11 @@ impl fmt::Display for CapabilityUse {
                 "{}: denied {} (allow it with {grant})",
                 self.capability, self.target
             ),
+        }?;
+        if self.suppressed > 0 {
+            write!(f, " ({} more not logged)", self.suppressed)?;
         }
+        Ok(())
     }
 }
 
@@ -212,6 +231,17 @@ mod tests {
         assert_eq!(
             CapabilityUse::allowed("env.read", "HOME").to_json(UNIX_EPOCH),
             r#"{"time":"1970-01-01T00:00:00.000Z","capability":"env.read","target":"HOME","decision":"allowed"}"#
+        );
+        let mut flood =
+            CapabilityUse::denied("net.receive", "10.0.0.9:5", "--allow-net=10.0.0.9:5");
+        flood.suppressed = 41;
+        assert_eq!(
+            flood.to_json(UNIX_EPOCH),
+            r#"{"time":"1970-01-01T00:00:00.000Z","capability":"net.receive","target":"10.0.0.9:5","decision":"denied","grant":"--allow-net=10.0.0.9:5","suppressed":41}"#
+        );
+        assert_eq!(
+            flood.to_string(),
+            "net.receive: denied 10.0.0.9:5 (allow it with --allow-net=10.0.0.9:5) (41 more not logged)"
         );
     }
 }

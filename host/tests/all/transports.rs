@@ -224,3 +224,110 @@ fn transports_udp_cancel() {
     );
     assert!(!out.stderr().contains("unclosed"), "{}", out.stderr());
 }
+
+/// `aio run FLAGS PROGRAM -- ARGS` with stdout piped; killed and reaped
+/// when dropped, even by a failing test.
+struct Running {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Running {
+    fn start(flags: &[&str], program: &str, args: &[&str]) -> Running {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aio"))
+            .arg("run")
+            .args(flags)
+            .arg(program)
+            .arg("--")
+            .args(args)
+            .env("AIO_CACHE_DIR", crate::util::cache_dir())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn aio");
+        let out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        Running { child, out }
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.out.read_line(&mut line).expect("read a line");
+        line
+    }
+
+    /// The rest of stdout, and stderr, once it exited successfully.
+    fn finish(mut self) -> String {
+        let mut rest = String::new();
+        self.out.read_to_string(&mut rest).unwrap();
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        let _ = self.child.stderr.take().unwrap().read_to_string(&mut err);
+        assert!(status.success(), "{status:?}\n{rest}\n{err}");
+        rest
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 10: a UDP client (raw `wasi:sockets`, a listen grant present but
+/// unused) is bound by the host to 127.0.0.1, not every interface, when it
+/// first sends to 127.0.0.1; a datagram from a loopback peer no grant names
+/// is dropped and audited, the granted peer's arrives.
+#[test]
+fn transports_udp_client_peers() {
+    let dir = scratch_dir("transports_udp_client_peers");
+    let log = dir.join("audit.jsonl");
+    let granted = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    granted
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let g = granted.local_addr().unwrap();
+    let allow_net = format!("--allow-net={g}");
+    let mut guest = Running::start(
+        &[
+            "--timeout=30s",
+            "--allow-listen=127.0.0.1:0",
+            &allow_net,
+            "--audit-log",
+            log.to_str().unwrap(),
+        ],
+        TRANSPORTS_UDP_CLIENT_PEERS,
+        &[&g.port().to_string()],
+    );
+    let first = guest.line();
+    let local: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("local ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .parse()
+        .unwrap();
+    assert_eq!(local.ip().to_string(), "127.0.0.1", "bound to {local}");
+    let mut buf = [0; 64];
+    let (n, from) = granted.recv_from(&mut buf).expect("the guest's hello");
+    assert_eq!((&buf[..n], from), (&b"hello"[..], local));
+    // The stranger's first: datagrams to one socket on loopback keep their
+    // order, so the guest would see it first if it were let through.
+    stranger.send_to(b"stranger", local).unwrap();
+    granted.send_to(b"granted", local).unwrap();
+    assert_eq!(guest.finish(), format!("received \"granted\" from {g}\n"));
+
+    let audit = std::fs::read_to_string(&log).expect("audit log");
+    let s = stranger.local_addr().unwrap();
+    for line in [
+        format!(r#""capability":"net.send","target":"{g}","decision":"allowed""#),
+        r#""capability":"net.bind","target":"127.0.0.1:0","decision":"allowed""#.to_string(),
+        format!(
+            r#""capability":"net.receive","target":"{s}","decision":"denied","grant":"--allow-net={s}""#
+        ),
+    ] {
+        assert!(audit.contains(&line), "{line}\n{audit}");
+    }
+}

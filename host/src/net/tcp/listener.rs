@@ -4,6 +4,7 @@
 
 use super::{DEFAULT_BACKLOG, Listener, State, TcpSocket};
 use crate::net::NetAccess;
+use crate::net::policy::Use;
 use crate::net::sys::code;
 use rustix::io::Errno;
 use rustix::net::{self as rnet, SocketFlags};
@@ -14,7 +15,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::Interest;
 use wasmtime_wasi::p3::bindings::sockets::types::IpAddressFamily;
-use wasmtime_wasi::sockets::{ErrorCode, SocketAddrUse};
+use wasmtime_wasi::sockets::ErrorCode;
 
 /// The most clients one read of a listen stream hands over.
 pub(crate) const ACCEPT_BATCH: usize = 64;
@@ -80,7 +81,7 @@ impl ListenProducer {
                     if let Some(peer) = peer.and_then(|p| SocketAddr::try_from(p).ok()) {
                         // Always allowed: the listen grant covers its
                         // clients. Audited.
-                        self.net.allows(peer, SocketAddrUse::TcpAccept);
+                        self.net.allows(peer, Use::Accept);
                     }
                     self.delay = Duration::ZERO;
                     return Poll::Ready(TcpSocket::accepted(self.net.clone(), self.family, fd));

@@ -35,6 +35,7 @@ pub(crate) use listener::{ACCEPT_BATCH, ListenProducer};
 pub(crate) use stream::{ReceiveProducer, Received, SendConsumer, Sent};
 
 use super::NetAccess;
+use super::policy::Use;
 use super::sys::{code, errno, family_matches, is_unicast, local_addr, unspecified};
 use rustix::io::Errno;
 use rustix::net::{self as rnet, AddressFamily, SocketFlags, SocketType, sockopt};
@@ -46,7 +47,7 @@ use stream::Half;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::oneshot;
 use wasmtime_wasi::p3::bindings::sockets::types::{self, IpAddressFamily};
-use wasmtime_wasi::sockets::{ErrorCode, SocketAddrUse};
+use wasmtime_wasi::sockets::ErrorCode;
 
 /// The backlog `listen` uses unless the guest sets one (Rust's std uses
 /// 128 too).
@@ -165,7 +166,7 @@ impl TcpSocket {
     }
 
     /// Checks (and audits) one use of an address against the grants.
-    fn allow(&self, addr: SocketAddr, use_: SocketAddrUse) -> TcpResult<()> {
+    fn allow(&self, addr: SocketAddr, use_: Use) -> TcpResult<()> {
         if self.net.allows(addr, use_) {
             Ok(())
         } else {
@@ -184,7 +185,7 @@ impl TcpSocket {
         if !is_unicast(addr.ip()) || !family_matches(addr.ip(), self.family) {
             return Err(ErrorCode::InvalidArgument);
         }
-        self.allow(addr, SocketAddrUse::TcpBind)?;
+        self.allow(addr, Use::Bind)?;
         bind(fd, addr)?;
         self.bound = true;
         Ok(())
@@ -206,9 +207,9 @@ impl TcpSocket {
         // Not bound: the system binds an ephemeral port at connect; check
         // that without doing it ourselves (that would use ports up faster).
         if !self.is_bound() {
-            self.allow(unspecified(self.family), SocketAddrUse::TcpBind)?;
+            self.allow(unspecified(self.family), Use::EphemeralBind)?;
         }
-        self.allow(addr, SocketAddrUse::TcpConnect)?;
+        self.allow(addr, Use::Connect)?;
         let State::Default(fd) =
             std::mem::replace(&mut self.state, State::Closed(ErrorCode::Other))
         else {
@@ -268,11 +269,11 @@ impl TcpSocket {
         };
         if bound {
             let local = local_addr(fd)?;
-            self.allow(local, SocketAddrUse::TcpListen)?;
+            self.allow(local, Use::Listen)?;
         } else {
             let any = unspecified(self.family);
-            self.allow(any, SocketAddrUse::TcpBind)?;
-            self.allow(any, SocketAddrUse::TcpListen)?;
+            self.allow(any, Use::EphemeralBind)?;
+            self.allow(any, Use::Listen)?;
             // Linux binds at listen by itself, other systems do not: bind
             // here so every system behaves the same.
             bind(fd, any)?;

@@ -2,47 +2,8 @@
 //! reads, refusals that touch nothing and are audited, states, options.
 
 use super::*;
-use crate::audit::Decision;
-use crate::net::NetGrant;
-use crate::policy::AuditEvent;
+use crate::net::testing::{access, run};
 use std::future::poll_fn;
-use std::sync::Mutex;
-use std::time::Duration;
-
-type Seen = Arc<Mutex<Vec<(String, String, bool)>>>;
-
-/// Network access granting `net` (connect) and `listen`, recording
-/// every audited decision as (capability, target, allowed).
-fn access(net: &[&str], listen: &[&str]) -> (NetAccess, Seen) {
-    let mut g = NetGrant::default();
-    g.add_connect(net.iter().map(|s| s.parse().unwrap()));
-    g.add_listen(listen.iter().map(|s| s.parse().unwrap()));
-    let seen: Seen = Arc::default();
-    let log = seen.clone();
-    let hook: crate::policy::AuditHook = Arc::new(move |e: &AuditEvent| {
-        if let AuditEvent::Capability(u) = e {
-            let allowed = u.decision == Decision::Allowed;
-            log.lock()
-                .unwrap()
-                .push((u.capability.to_string(), u.target.clone(), allowed));
-        }
-    });
-    (NetAccess::new(g, Some(hook)), seen)
-}
-
-/// Runs a test body on a current_thread runtime, as a store runs;
-/// a lost wake-up fails it after 10 s instead of hanging.
-fn run(body: impl std::future::Future<Output = ()>) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(10), body)
-            .await
-            .expect("the test body finished in time (a lost wake-up?)")
-    });
-}
 
 fn v4() -> IpAddressFamily {
     IpAddressFamily::Ipv4
@@ -322,5 +283,29 @@ fn ipv6_sockets_are_ipv6_only() {
         let a = poll_fn(|cx| accepts.poll_accept(cx)).await;
         assert_eq!(a.family(), v6);
         assert_eq!(a.remote_address().unwrap(), c.local_address().unwrap());
+    });
+}
+
+#[test]
+fn a_wildcard_bind_needs_a_grant_for_it() {
+    // Issue 10's TCP side: with only a loopback listen grant, neither an
+    // explicit bind to every interface nor an unbound listen (which binds
+    // the wildcard) is allowed; both are audited.
+    run(async {
+        let (net, seen) = access(&["127.0.0.1:*"], &["127.0.0.1:0"]);
+        let mut s = TcpSocket::new(net.clone(), v4()).unwrap();
+        assert!(matches!(
+            s.bind("0.0.0.0:0".parse().unwrap()),
+            Err(ErrorCode::AccessDenied)
+        ));
+        assert!(!s.is_bound());
+        assert!(matches!(s.listen().err(), Some(ErrorCode::AccessDenied)));
+        assert!(!s.is_bound());
+        let seen = seen.lock().unwrap().clone();
+        let denied = |c: &str| (c.to_string(), "0.0.0.0:0".to_string(), false);
+        assert_eq!(seen, [denied("net.bind"), denied("net.listen")]);
+        // The granted address still works on the same socket.
+        s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let _accepts = s.listen().unwrap();
     });
 }
