@@ -331,3 +331,73 @@ fn transports_udp_client_peers() {
         assert!(audit.contains(&line), "{line}\n{audit}");
     }
 }
+
+/// Reads until the connection ends; it must end with a reset, not EOF.
+fn expect_reset(mut s: TcpStream, what: &str) {
+    let mut buf = [0u8; 64 << 10];
+    let mut got = 0;
+    let err = loop {
+        match s.read(&mut buf) {
+            Ok(0) => panic!("{what}: a clean EOF after {got} bytes, not a reset"),
+            Ok(n) => got += n,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionReset,
+        "{what}: {err}"
+    );
+}
+
+/// Issue 9 item 4: a transport's abort(), a StreamWriter's abort() and a
+/// server's abort_clients() reset the connection (the peer reads
+/// ECONNRESET, even with bytes buffered); close() still sends its bytes
+/// and a FIN; a guest client of an aborting guest server sees
+/// ConnectionReset.
+#[test]
+fn transports_abort_reset() {
+    let mut server = start_guest_server("60s", TRANSPORTS_ABORT_RESET);
+    let protocols = server.addr.clone();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut server.out, &mut line).unwrap();
+    let streams = line
+        .trim()
+        .strip_prefix("streams on ")
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+        .to_owned();
+    let connect = |addr: &str, ask: &[u8]| {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(ask).unwrap();
+        s
+    };
+    for (api, addr) in [("transport", &protocols), ("streams", &streams)] {
+        expect_reset(connect(addr, b"abort\n"), &format!("{api} abort"));
+        let mut rest = String::new();
+        connect(addr, b"close\n")
+            .read_to_string(&mut rest)
+            .unwrap_or_else(|e| panic!("{api} close: {e}"));
+        assert_eq!(rest, "bye\n", "{api} close");
+    }
+    let mut held = connect(&streams, b"hold\n");
+    let mut ok = [0; 5];
+    held.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"held\n");
+    expect_reset(held, "abort_clients");
+
+    let mut rest = String::new();
+    server.out.read_to_string(&mut rest).unwrap();
+    let status = server.child.wait().unwrap();
+    let mut err = String::new();
+    let _ = server.child.stderr.take().unwrap().read_to_string(&mut err);
+    assert!(status.success(), "{status:?}\n{rest}\n{err}");
+    assert_eq!(
+        rest,
+        "streams abort: reader then read 0 bytes\n\
+         streams close: closed\n\
+         abort_clients: reader then read 0 bytes\n\
+         guest client of an abort: lost(Io(ConnectionReset))\n",
+        "{err}"
+    );
+}

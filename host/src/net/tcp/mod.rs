@@ -15,6 +15,10 @@
 //!   ready, not one.
 //! - **Grants checked in place**, each decision audited, without a boxed
 //!   future per check.
+//! - **An abort resets.** A guest that drops the socket while its send
+//!   stream is still open has given the connection up (asyncio's
+//!   `abort()`): the peer gets a reset, not the FIN that closing the send
+//!   stream sends ([`TcpSocket::dropped_by_guest`]).
 //!
 //! The sockets are non-blocking file descriptors registered with the tokio
 //! reactor of the run ([`AsyncFd`]); Unix only, as the rest of the host.
@@ -43,7 +47,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use stream::Half;
+use stream::{Conn, Half};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::oneshot;
 use wasmtime_wasi::p3::bindings::sockets::types::{self, IpAddressFamily};
@@ -63,7 +67,7 @@ enum State {
     Connecting(Stream),
     Listening(Arc<Listener>),
     Connected {
-        stream: Arc<Stream>,
+        conn: Arc<Conn>,
         receive_taken: bool,
         send_taken: bool,
     },
@@ -127,7 +131,7 @@ impl TcpSocket {
     fn accepted(net: NetAccess, family: IpAddressFamily, fd: OwnedFd) -> TcpSocket {
         let state = match register(std::net::TcpStream::from(fd)) {
             Ok(stream) => State::Connected {
-                stream: Arc::new(stream),
+                conn: Arc::new(Conn::new(stream)),
                 receive_taken: false,
                 send_taken: false,
             },
@@ -146,7 +150,7 @@ impl TcpSocket {
         match &self.state {
             State::Default(fd) => Ok(fd.as_fd()),
             State::Listening(l) => Ok(l.as_fd()),
-            State::Connected { stream, .. } => Ok(stream.as_fd()),
+            State::Connected { conn, .. } => Ok(conn.io().as_fd()),
             State::Connecting(_) => Err(ErrorCode::InvalidState),
             State::Closed(e) => Err(*e),
         }
@@ -248,7 +252,7 @@ impl TcpSocket {
             unreachable!("matched above");
         };
         self.state = State::Connected {
-            stream: Arc::new(stream),
+            conn: Arc::new(Conn::new(stream)),
             receive_taken: false,
             send_taken: false,
         };
@@ -303,13 +307,13 @@ impl TcpSocket {
     /// Takes the send half (once).
     pub(crate) fn take_send(&mut self) -> TcpResult<(SendConsumer, ResultRx)> {
         let (half, rx) = self.take_half(false)?;
-        Ok((SendConsumer(half), rx))
+        Ok((SendConsumer::new(half), rx))
     }
 
     fn take_half(&mut self, receive: bool) -> TcpResult<(Half, ResultRx)> {
         match &mut self.state {
             State::Connected {
-                stream,
+                conn,
                 receive_taken,
                 send_taken,
             } => {
@@ -317,10 +321,26 @@ impl TcpSocket {
                 if std::mem::replace(taken, true) {
                     return Err(ErrorCode::InvalidState);
                 }
-                Ok(Half::new(stream))
+                Ok(Half::new(conn))
             }
             State::Closed(e) => Err(*e),
             _ => Err(ErrorCode::InvalidState),
+        }
+    }
+
+    /// The guest dropped its handle to this socket. A connection whose
+    /// send stream is still open is then reset: WASI has no `SO_LINGER`
+    /// and no "abort", so this is how a guest says it (the asyncio SDK's
+    /// `abort()` drops the socket before its send stream; `close()` closes
+    /// the stream first, which sends the FIN after the buffered data, and
+    /// drops the socket after). The halves the guest still holds keep
+    /// working until they end; a socket dropped when the store is torn
+    /// down is not reset (no guest asked for it).
+    pub(crate) fn dropped_by_guest(self) {
+        if let State::Connected { conn, .. } = &self.state
+            && conn.is_sending()
+        {
+            conn.reset();
         }
     }
 
@@ -333,7 +353,7 @@ impl TcpSocket {
 
     pub(crate) fn remote_address(&self) -> TcpResult<SocketAddr> {
         match &self.state {
-            State::Connected { stream, .. } => stream.get_ref().peer_addr().map_err(code),
+            State::Connected { conn, .. } => conn.io().get_ref().peer_addr().map_err(code),
             State::Closed(e) => Err(*e),
             _ => Err(ErrorCode::InvalidState),
         }

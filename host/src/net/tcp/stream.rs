@@ -5,25 +5,71 @@
 use super::{ResultRx, ResultTx, Stream, TcpResult};
 use crate::net::sys::code;
 use rustix::net as rnet;
+use rustix::net::sockopt;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 use tokio::io::Interest;
 use tokio::sync::oneshot;
+
+/// A connection, as its socket and its two halves share it.
+pub(crate) struct Conn {
+    io: Stream,
+    /// The send half was taken and has not ended: the guest's send stream
+    /// is open.
+    sending: AtomicBool,
+    /// The guest gave the connection up (see [`Conn::reset`]): the send
+    /// half ends without a FIN.
+    reset: AtomicBool,
+}
+
+impl Conn {
+    pub(super) fn new(io: Stream) -> Conn {
+        Conn {
+            io,
+            sending: AtomicBool::new(false),
+            reset: AtomicBool::new(false),
+        }
+    }
+
+    pub(super) fn io(&self) -> &Stream {
+        &self.io
+    }
+
+    /// Whether the guest's send stream is still open.
+    pub(super) fn is_sending(&self) -> bool {
+        self.sending.load(Ordering::Relaxed)
+    }
+
+    /// Resets the connection (asyncio's `abort()`: buffered data is
+    /// discarded and the peer sees `ECONNRESET`, not EOF). `SO_LINGER` 0
+    /// makes the system send a reset instead of a FIN when the socket is
+    /// closed; on Linux, `connect(AF_UNSPEC)` sends it now (the system's
+    /// `tcp_disconnect`), while the guest may still hold the receive
+    /// stream. Elsewhere the reset goes when the last half is dropped.
+    pub(super) fn reset(&self) {
+        self.reset.store(true, Ordering::Relaxed);
+        let _ = sockopt::set_socket_linger(&self.io, Some(Duration::ZERO));
+        #[cfg(target_os = "linux")]
+        let _ = rnet::connect_unspec(&self.io);
+    }
+}
 
 /// What a receive or send half holds: the connection (until the half
 /// ends) and where its result goes (once).
 pub(super) struct Half {
-    stream: Option<Arc<Stream>>,
+    conn: Option<Arc<Conn>>,
     result: Option<ResultTx>,
 }
 
 impl Half {
-    pub(super) fn new(stream: &Arc<Stream>) -> (Half, ResultRx) {
+    pub(super) fn new(conn: &Arc<Conn>) -> (Half, ResultRx) {
         let (tx, rx) = oneshot::channel();
         let half = Half {
-            stream: Some(stream.clone()),
+            conn: Some(conn.clone()),
             result: Some(tx),
         };
         (half, rx)
@@ -35,15 +81,15 @@ impl Half {
         if let Some(tx) = self.result.take() {
             let _ = tx.send(result.map_err(Into::into));
         }
-        if let (Some(stream), Some(how)) = (self.stream.take(), how) {
-            let _ = rnet::shutdown(stream.as_fd(), how);
+        if let (Some(conn), Some(how)) = (self.conn.take(), how) {
+            let _ = rnet::shutdown(conn.io.as_fd(), how);
         }
     }
 
     fn poll_ready(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<()> {
-        match &self.stream {
-            Some(s) if interest.is_readable() => s.poll_read_ready(cx).map(|_| ()),
-            Some(s) => s.poll_write_ready(cx).map(|_| ()),
+        match &self.conn {
+            Some(c) if interest.is_readable() => c.io.poll_read_ready(cx).map(|_| ()),
+            Some(c) => c.io.poll_write_ready(cx).map(|_| ()),
             None => Poll::Ready(()),
         }
     }
@@ -112,11 +158,11 @@ impl ReceiveProducer {
 
     /// Reads into `buf` (not empty).
     pub(crate) fn poll_receive(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Received> {
-        let Some(stream) = &self.0.stream else {
+        let Some(conn) = &self.0.conn else {
             return Poll::Ready(Received::Eof);
         };
         let len = buf.len();
-        let read = ready!(poll_io(stream, cx, Interest::READABLE, len, |mut s| {
+        let read = ready!(poll_io(&conn.io, cx, Interest::READABLE, len, |mut s| {
             s.read(&mut *buf)
         }));
         Poll::Ready(match read {
@@ -145,7 +191,7 @@ impl Drop for ReceiveProducer {
 }
 
 /// The send half of a connection, fed by the guest's `stream<u8>`.
-pub(crate) struct SendConsumer(pub(super) Half);
+pub(crate) struct SendConsumer(Half);
 
 /// What one send did.
 pub(crate) enum Sent {
@@ -154,18 +200,36 @@ pub(crate) enum Sent {
 }
 
 impl SendConsumer {
+    pub(super) fn new(half: Half) -> SendConsumer {
+        if let Some(conn) = &half.conn {
+            conn.sending.store(true, Ordering::Relaxed);
+        }
+        SendConsumer(half)
+    }
+
+    /// Ends the send half; `fin`: tell the peer there is no more data
+    /// (unless the connection was reset).
+    fn end(&mut self, result: TcpResult<()>, fin: bool) {
+        let how = self.0.conn.as_ref().and_then(|conn| {
+            conn.sending.store(false, Ordering::Relaxed);
+            let reset = conn.reset.load(Ordering::Relaxed);
+            (fin && !reset).then_some(rnet::Shutdown::Write)
+        });
+        self.0.end(result, how);
+    }
+
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.0.poll_ready(cx, Interest::WRITABLE)
     }
 
     /// Writes from `buf` (not empty).
     pub(crate) fn poll_send(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Sent> {
-        let Some(stream) = &self.0.stream else {
+        let Some(conn) = &self.0.conn else {
             return Poll::Ready(Sent::Failed);
         };
         let len = buf.len();
         // (A write that took nothing counts as would-block, as a short one.)
-        let wrote = ready!(poll_io(stream, cx, Interest::WRITABLE, len, |mut s| {
+        let wrote = ready!(poll_io(&conn.io, cx, Interest::WRITABLE, len, |mut s| {
             match s.write(buf)? {
                 0 => Err(io::ErrorKind::WouldBlock.into()),
                 n => Ok(n),
@@ -175,7 +239,7 @@ impl SendConsumer {
             Ok(n) => Sent::Wrote(n),
             Err(e) => {
                 // Broken: the result says why; no FIN on a broken connection.
-                self.0.end(Err(code(e)), None);
+                self.end(Err(code(e)), false);
                 Sent::Failed
             }
         })
@@ -184,7 +248,8 @@ impl SendConsumer {
 
 impl Drop for SendConsumer {
     fn drop(&mut self) {
-        // The guest closed its stream: no more data, tell the peer (FIN).
-        self.0.end(Ok(()), Some(rnet::Shutdown::Write));
+        // The guest closed its stream: no more data, tell the peer (FIN),
+        // unless it reset the connection first.
+        self.end(Ok(()), true);
     }
 }

@@ -309,3 +309,64 @@ fn a_wildcard_bind_needs_a_grant_for_it() {
         let _accepts = s.listen().unwrap();
     });
 }
+
+/// Our client connected to a plain std listener: (client, the peer).
+async fn client_of_std_peer(net: &NetAccess) -> (TcpSocket, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpSocket::new(net.clone(), v4()).unwrap();
+    client
+        .start_connect(listener.local_addr().unwrap())
+        .unwrap();
+    poll_fn(|cx| client.poll_connect(cx)).await.unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    (client, peer)
+}
+
+#[test]
+fn dropping_the_socket_before_its_send_stream_resets_the_connection() {
+    // Issue 9 item 4: the guest's abort. The peer sees ECONNRESET, not
+    // EOF, even while the guest still holds its receive stream.
+    use std::io::Read;
+    run(async {
+        let (net, _) = access(&["127.0.0.1:*"], &[]);
+        let (mut client, mut peer) = client_of_std_peer(&net).await;
+        let (mut send, _) = client.take_send().unwrap();
+        let (_receive, _) = client.take_receive().unwrap();
+        send_all(&mut send, b"unread by the peer").await;
+        client.dropped_by_guest();
+        drop(send);
+        let mut buf = [0u8; 64];
+        let mut got = 0;
+        let err = loop {
+            match peer.read(&mut buf) {
+                Ok(0) => panic!("a clean EOF after {got} bytes, not a reset"),
+                Ok(n) => got += n,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    });
+}
+
+#[test]
+fn closing_the_send_stream_first_is_graceful() {
+    use std::io::Read;
+    run(async {
+        let (net, _) = access(&["127.0.0.1:*"], &[]);
+        let (mut client, mut peer) = client_of_std_peer(&net).await;
+        let (mut send, _) = client.take_send().unwrap();
+        send_all(&mut send, b"all of it").await;
+        drop(send); // the FIN, after the data
+        client.dropped_by_guest();
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).expect("EOF, not a reset");
+        assert_eq!(got, b"all of it");
+
+        // A socket whose send stream was never taken closes normally too.
+        let (client, mut peer) = client_of_std_peer(&net).await;
+        client.dropped_by_guest();
+        assert_eq!(peer.read(&mut [0u8; 8]).expect("EOF, not a reset"), 0);
+    });
+}

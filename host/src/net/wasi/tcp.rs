@@ -166,7 +166,7 @@ impl HostTcpSocket for SocketsView<'_> {
     }
 
     fn drop(&mut self, socket: Resource<WasiTcp>) -> wasmtime::Result<()> {
-        delete::<WasiTcp, TcpSocket>(self.table, socket)?;
+        delete::<WasiTcp, TcpSocket>(self.table, socket)?.dropped_by_guest();
         Ok(())
     }
 }
