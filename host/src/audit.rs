@@ -18,6 +18,11 @@
 //! as written in `--allow-run` (its `argv[0]`; see
 //! [`RunGrant`](crate::process::RunGrant)).
 //!
+//! Uses that strangers can cause in floods (datagrams dropped because their
+//! sender is not granted, `net.receive`) are rate-limited: a line then adds
+//! `"suppressed":N`, the number of such uses since the previous line that
+//! got no line of their own.
+//!
 //! ```no_run
 //! use aio_host::{audit::AuditLog, Grants};
 //!
@@ -59,6 +64,11 @@ pub struct CapabilityUse {
     pub ran: Option<String>,
     /// Allowed, or denied with the grant that would allow it.
     pub decision: Decision,
+    /// How many more uses like it (the same capability, decision and
+    /// kind) were left out of the log since the previous line for that
+    /// capability: a rate limit keeps a flood of them from writing a line
+    /// each (`net.receive`, see `crate::net`). Written only when not 0.
+    pub suppressed: u64,
 }
 
 impl CapabilityUse {
@@ -70,6 +80,7 @@ impl CapabilityUse {
             resolved: None,
             ran: None,
             decision: Decision::Allowed,
+            suppressed: 0,
         }
     }
 
@@ -87,6 +98,7 @@ impl CapabilityUse {
             decision: Decision::Denied {
                 grant: grant.into(),
             },
+            suppressed: 0,
         }
     }
 
@@ -126,6 +138,9 @@ impl CapabilityUse {
                 json_string(&mut out, grant);
             }
         }
+        if self.suppressed > 0 {
+            let _ = write!(out, ",\"suppressed\":{}", self.suppressed);
+        }
         out.push('}');
         out
     }
@@ -145,9 +160,13 @@ impl fmt::Display for CapabilityUse {
             write!(f, " as {ran}")?;
         }
         match &self.decision {
-            Decision::Allowed => Ok(()),
-            Decision::Denied { grant } => write!(f, " (allow it with {grant})"),
+            Decision::Allowed => {}
+            Decision::Denied { grant } => write!(f, " (allow it with {grant})")?,
         }
+        if self.suppressed > 0 {
+            write!(f, " ({} more not logged)", self.suppressed)?;
+        }
+        Ok(())
     }
 }
 
@@ -261,6 +280,17 @@ mod tests {
         assert_eq!(
             spawn.to_string(),
             "process.spawn: allowed /bin/sh (/usr/bin/dash) as sh"
+        );
+        let mut flood =
+            CapabilityUse::denied("net.receive", "10.0.0.9:5", "--allow-net=10.0.0.9:5");
+        flood.suppressed = 41;
+        assert_eq!(
+            flood.to_json(UNIX_EPOCH),
+            r#"{"time":"1970-01-01T00:00:00.000Z","capability":"net.receive","target":"10.0.0.9:5","decision":"denied","grant":"--allow-net=10.0.0.9:5","suppressed":41}"#
+        );
+        assert_eq!(
+            flood.to_string(),
+            "net.receive: denied 10.0.0.9:5 (allow it with --allow-net=10.0.0.9:5) (41 more not logged)"
         );
     }
 }

@@ -251,7 +251,7 @@ impl Grants {
             return None;
         }
         let access = NetAccess::new(self.net.clone(), self.audit.clone());
-        open_network(builder, access.clone());
+        open_network(builder, &access);
         Some(access)
     }
 
@@ -302,17 +302,13 @@ where
     entries.into_iter().map(|e| e.as_ref().parse()).collect()
 }
 
-/// Opens wasmtime-wasi's UDP with every address checked (and audited) by
-/// `access`, and name lookup when there is a connect grant. (TCP is the
-/// host's own, with the same access: crate::net::tcp.)
-fn open_network(builder: &mut WasiCtxBuilder, access: NetAccess) {
-    builder
-        .allow_udp(true)
-        .allow_ip_name_lookup(access.grant().allows_name_lookup())
-        .socket_addr_check(move |addr, use_| {
-            let allowed = access.allows(addr, use_);
-            Box::pin(async move { allowed })
-        });
+/// Opens wasmtime-wasi's name lookup when there is a connect grant. Its
+/// sockets stay off (`deny_network`): TCP and UDP are the host's own, with
+/// the run's [`NetAccess`] (crate::net), and wasmtime-wasi's address check
+/// cannot tell an explicit bind from an implicit one (nor one socket from
+/// another), so its WASI 0.2 sockets are refused too.
+fn open_network(builder: &mut WasiCtxBuilder, access: &NetAccess) {
+    builder.allow_ip_name_lookup(access.grant().allows_name_lookup());
 }
 
 /// Switches every socket capability off explicitly. wasmtime-wasi 48's

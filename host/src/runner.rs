@@ -40,7 +40,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::sockets::WasiSocketsCtxView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// Loads guest components and runs them. Create one per process (it owns a
@@ -88,7 +87,7 @@ impl RuntimeBuilder {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::host("cannot link WASI 0.2", &e))?;
         // WASI 0.3 as wasmtime-wasi's `p3::add_to_linker` does, but with the
-        // host's own TCP sockets (crate::net::wasi).
+        // host's own TCP and UDP sockets (crate::net::wasi).
         let p3 = |e: wasmtime::Error| Error::host("cannot link WASI 0.3", &e);
         wasmtime_wasi::p3::cli::add_to_linker(&mut linker).map_err(p3)?;
         wasmtime_wasi::p3::clocks::add_to_linker(&mut linker).map_err(p3)?;
@@ -612,10 +611,7 @@ impl NetView for RunState {
     fn net_sockets(&mut self) -> SocketsView<'_> {
         SocketsView {
             net: self.net.as_ref(),
-            wasi: WasiSocketsCtxView {
-                ctx: self.wasi.sockets(),
-                table: &mut self.table,
-            },
+            table: &mut self.table,
         }
     }
 }

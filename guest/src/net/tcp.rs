@@ -15,8 +15,9 @@ use crate::streams::writer::WriterHandle;
 use crate::streams::{StreamReader, StreamWriter};
 
 /// Closes or aborts one connection from outside (a server's
-/// `close_clients`/`abort_clients`): the writer closes (or drops its
-/// buffer), the reader sees EOF.
+/// `close_clients`/`abort_clients`, a transport): the writer closes (or
+/// drops its buffer, and for an abort resets the connection), the reader
+/// sees EOF.
 #[derive(Clone)]
 pub(crate) struct ConnHandle {
     reader: Rc<CloseSignal>,
@@ -29,8 +30,17 @@ impl ConnHandle {
         self.reader.close();
     }
 
+    /// Closes at once, dropping the buffer, and resets the connection
+    /// (the peer sees `ConnectionReset`).
     pub(crate) fn abort(&self) {
         self.writer.abort();
+        self.reader.close();
+    }
+
+    /// Closes at once, dropping the buffer, without a reset (a failed
+    /// connection, the loop's shutdown).
+    pub(crate) fn discard(&self) {
+        self.writer.discard();
         self.reader.close();
     }
 
@@ -64,7 +74,7 @@ pub(crate) fn wire(socket: wit::TcpSocket, limit: usize) -> Wired {
         }
     });
     let reader = StreamReader::from_stream_with(rx, end, closer.clone()).with_limit(limit);
-    let writer = StreamWriter::from_socket_stream(tx, local, peer, Rc::new(socket));
+    let writer = StreamWriter::from_socket_stream(tx, local, peer, Rc::new(socket), closer.clone());
     let handle = ConnHandle {
         reader: closer,
         writer: writer.handle(),

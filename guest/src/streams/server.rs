@@ -253,7 +253,9 @@ impl Server {
         }
     }
 
-    /// Closes every client connection at once, dropping buffered bytes.
+    /// Closes every client connection at once, dropping buffered bytes,
+    /// and resets it (the client reads `ConnectionResetError`); each
+    /// handler's reader sees EOF.
     pub fn abort_clients(&self) {
         let clients: Vec<_> = self
             .inner

@@ -16,6 +16,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::errors::{Error, Result};
 use crate::runtime::{self, task::Awaiting};
+use crate::streams::reader::CloseSignal;
 
 type RawWriter = wit_bindgen::StreamWriter<u8>;
 type WriteOp = Pin<Box<dyn std::future::Future<Output = (RawWriter, Vec<u8>)>>>;
@@ -61,6 +62,14 @@ struct Shared {
     raw: Option<RawWriter>,
     /// The write in flight (it owns the stream until it completes).
     op: Option<WriteOp>,
+    /// What must outlive the stream (a socket resource): declared after
+    /// `raw` and `op`, so it drops after them. The host reads a socket
+    /// dropped while its send stream is open as an abort and resets the
+    /// connection; only [`Ending::Reset`] drops it first.
+    socket: Option<Rc<dyn std::any::Any>>,
+    /// The connection's reader, ended (EOF) by an abort as asyncio's
+    /// `connection_lost` ends a stream reader.
+    reader: Option<Rc<CloseSignal>>,
     /// The pump task exists. It is started only when a write is left
     /// unfinished or closing must wait for one: most connections never
     /// need it.
@@ -132,8 +141,6 @@ pub struct StreamWriter {
     /// The socket's addresses (`get_extra_info("sockname")`/`"peername"`).
     sockname: Option<SocketAddr>,
     peername: Option<SocketAddr>,
-    /// What must live as long as the writer (a socket resource).
-    _keep: Option<Rc<dyn std::any::Any>>,
 }
 
 impl std::fmt::Debug for StreamWriter {
@@ -163,28 +170,34 @@ impl StreamWriter {
             watcher: None,
             raw: Some(stream),
             op: None,
+            socket: None,
+            reader: None,
             pump_started: false,
         }));
         StreamWriter {
             shared,
             sockname: None,
             peername: None,
-            _keep: None,
         }
     }
 
-    /// A writer over a socket's send stream, knowing its addresses and
-    /// keeping `keep` (the socket) alive.
+    /// A writer over a socket's send stream, knowing its addresses,
+    /// keeping `socket` alive until the stream is closed, and ending
+    /// `reader` (the connection's) when it is aborted.
     pub(crate) fn from_socket_stream(
         stream: wit_bindgen::StreamWriter<u8>,
         sockname: Option<SocketAddr>,
         peername: Option<SocketAddr>,
-        keep: Rc<dyn std::any::Any>,
+        socket: Rc<dyn std::any::Any>,
+        reader: Rc<CloseSignal>,
     ) -> Self {
         let mut writer = StreamWriter::from_stream(stream);
         writer.sockname = sockname;
         writer.peername = peername;
-        writer._keep = Some(keep);
+        let mut s = writer.shared.borrow_mut();
+        s.socket = Some(socket);
+        s.reader = Some(reader);
+        drop(s);
         writer
     }
 
@@ -201,7 +214,9 @@ impl StreamWriter {
     }
 
     /// Closes at once, dropping whatever is buffered (a transport's
-    /// `abort`). The other end sees the stream end.
+    /// `abort`). Over a socket, the connection is reset (the peer sees
+    /// `ConnectionReset`, not EOF) and the connection's reader sees EOF;
+    /// over a pipe, the other end sees the stream end.
     pub fn abort(&mut self) {
         self.handle().abort();
     }
@@ -349,7 +364,7 @@ impl StreamWriter {
     /// Starts closing: the buffered bytes are still written, then the
     /// stream is closed. Idempotent.
     pub fn close(&mut self) {
-        close(&self.shared, false);
+        close(&self.shared, Ending::Graceful);
     }
 
     /// Whether [`close`](Self::close) was called (or the other end went
@@ -428,13 +443,21 @@ pub(crate) struct WriterHandle(Weak<RefCell<Shared>>);
 impl WriterHandle {
     pub(crate) fn close(&self) {
         if let Some(s) = self.0.upgrade() {
-            close(&s, false);
+            close(&s, Ending::Graceful);
+        }
+    }
+
+    /// Closes at once, dropping the buffer, without a reset: for a
+    /// connection that failed or the loop's shutdown.
+    pub(crate) fn discard(&self) {
+        if let Some(s) = self.0.upgrade() {
+            close(&s, Ending::Discard);
         }
     }
 
     pub(crate) fn abort(&self) {
         if let Some(s) = self.0.upgrade() {
-            close(&s, true);
+            close(&s, Ending::Reset);
         }
     }
 
@@ -459,17 +482,39 @@ impl WriterHandle {
     }
 }
 
-/// Closes (after what is buffered) or aborts a writer: at once when no
-/// write is in flight, else through the pump.
-fn close(shared: &Rc<RefCell<Shared>>, abort: bool) {
+/// How a writer is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// After the buffered bytes (a socket's FIN follows them).
+    Graceful,
+    /// At once, dropping the buffer; a socket still gets its FIN.
+    Discard,
+    /// At once, dropping the buffer, and a socket's connection is reset:
+    /// the socket is dropped while its send stream is still open (what
+    /// the host reads as an abort), before the stream.
+    Reset,
+}
+
+/// Closes a writer: at once when no write is in flight or the buffer is
+/// dropped, else through the pump.
+fn close(shared: &Rc<RefCell<Shared>>, how: Ending) {
     let mut s = shared.borrow_mut();
     if s.closed {
         return;
     }
     s.closing = true;
-    if abort {
+    if how != Ending::Graceful {
         s.aborted = true;
         s.buf = Vec::new();
+    }
+    if how == Ending::Reset {
+        let (socket, reader) = (s.socket.take(), s.reader.take());
+        drop(s);
+        drop(socket);
+        if let Some(r) = reader {
+            r.close();
+        }
+        s = shared.borrow_mut();
     }
     if s.op.is_none() && s.buf.is_empty() {
         // Idle: nothing to wait for. Dropping the stream closes it.

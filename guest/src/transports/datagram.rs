@@ -47,8 +47,9 @@ enum State {
 /// [`sendto`](Self::sendto) queues a datagram and never waits; the driver
 /// task sends the queue in order. A send that fails (a refused address:
 /// `PermissionDenied` naming the `--allow-net` flag) reaches the protocol's
-/// `error_received`, not `sendto`, because the host decides when the
-/// datagram goes out.
+/// `error_received`, never `sendto`, as asyncio passes the error of its
+/// immediate send to `error_received`: the host is asked asynchronously,
+/// after `sendto` has returned.
 #[derive(Clone)]
 pub struct DatagramTransport {
     inner: Rc<Inner>,
@@ -218,9 +219,11 @@ impl Loop {
     /// it. At least one of the two is needed. When this returns,
     /// `connection_made` has been called.
     ///
-    /// A socket bound under `--allow-listen` may answer whoever sent to it
-    /// without an `--allow-net` grant (the host remembers the last 4096
-    /// peers).
+    /// An endpoint with `local_addr` (bound under `--allow-listen`) hears
+    /// anyone and may answer whoever sent to it without an `--allow-net`
+    /// grant (the host remembers the last 4096 such peers of the run). One
+    /// with only `remote_addr` is bound by the host to loopback for a
+    /// loopback peer, and hears only peers `--allow-net` names.
     ///
     /// ```no_run
     /// use asyncio::transports::{DatagramProtocol, DatagramTransport};

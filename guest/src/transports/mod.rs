@@ -46,9 +46,9 @@
 //!   |                |  \
 //!   |      peer's EOF|   \ close() / close_clients()     abort() / abort_clients()
 //!   |   eof_received |    \-------------> Closing  <-------------------
-//!   |  true: HalfOpen|   false: close()     |  the write buffer is sent (or
-//!   |  (writes work, |                      |  dropped, for abort); the socket
-//!   |   no reads)    |                      |  closes
+//!   |  true: HalfOpen|   false: close()     |  close: the write buffer is sent,
+//!   |  (writes work, |                      |  then the FIN; abort: it is dropped
+//!   |   no reads)    |                      |  and the connection reset
 //!   |                v                      v
 //!   |            close() ---------------> Lost: connection_lost(None)
 //!   |
@@ -58,7 +58,9 @@
 //!
 //! `connection_made` and `connection_lost` are called exactly once per
 //! connection, `eof_received` at most once, nothing after
-//! `connection_lost`. `pause_writing`/`resume_writing` come in pairs in
+//! `connection_lost`. `abort()` resets the connection (the peer reads
+//! `ConnectionReset`); a connection lost to an error or to the loop's
+//! shutdown drops its buffer but ends with a FIN. `pause_writing`/`resume_writing` come in pairs in
 //! between.
 //!
 //! Callbacks run on the connection's driver task (named `transport`), one

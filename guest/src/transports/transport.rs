@@ -219,7 +219,9 @@ impl Inner {
             self.settled.set(true);
         }
         if error.is_some() {
-            self.conn.abort();
+            // Broken, or the loop is shutting down: the buffer is dropped
+            // but the peer is not reset (only `abort` resets).
+            self.conn.discard();
         }
         self.pending_flow.set(None);
         if let Some(sink) = self.sink.borrow_mut().take() {
@@ -301,8 +303,11 @@ impl Transport {
         self.inner.wake_driver();
     }
 
-    /// Closes at once, dropping the buffered bytes; `connection_lost(None)`
-    /// follows. Idempotent.
+    /// Closes at once, dropping the buffered bytes, and resets the
+    /// connection: the peer sees `ConnectionReset`, not EOF (`SO_LINGER`
+    /// 0; asyncio's `abort` closes the socket, which resets only when
+    /// received bytes are unread). `connection_lost(None)` follows.
+    /// Idempotent.
     pub fn abort(&self) {
         self.inner.settled.set(true);
         if self.inner.state.get() == State::Lost {
@@ -396,7 +401,7 @@ pub(crate) async fn drive(transport: Transport, mut reader: StreamReader) -> Res
     let inner = transport.inner;
     std::future::poll_fn(|cx| {
         if let Some(e) = runtime::take_cancel() {
-            inner.conn.abort();
+            inner.conn.discard();
             inner.lose(Some(e.clone()));
             return Poll::Ready(Err(e));
         }

@@ -476,3 +476,33 @@ fn thousand(flags: &[&str], busy: Duration) {
         "a client made {fewest} round trips while the mean was {mean}: starved"
     );
 }
+
+/// Issue 10: with only a loopback listen grant, binding every interface
+/// (`0.0.0.0:0`) is refused for TCP and UDP alike, and audited as a bind
+/// (TCP's used to pass its bind unaudited and fail only at listen; UDP's
+/// passed).
+#[test]
+fn net_wildcard_bind() {
+    let dir = scratch_dir("net_wildcard_bind");
+    let log = dir.join("audit.jsonl");
+    aio(&[
+        "run",
+        "--allow-listen=127.0.0.1:0",
+        "--audit-log",
+        log.to_str().unwrap(),
+        NET_WILDCARD_BIND,
+    ])
+    .status(0)
+    .stdout_is(
+        "tcp: permission denied: listen on 0.0.0.0:0 refused: run with --allow-listen=0.0.0.0:0\n\
+         udp: permission denied: bind to 0.0.0.0:0 refused: run with --allow-listen=0.0.0.0:0\n\
+         loopback: listening\n",
+    );
+    let audit = std::fs::read_to_string(&log).expect("audit log");
+    let denied = r#""capability":"net.bind","target":"0.0.0.0:0","decision":"denied","grant":"--allow-listen=0.0.0.0:0""#;
+    assert_eq!(audit.matches(denied).count(), 2, "{audit}");
+    assert!(
+        !audit.contains(r#""target":"0.0.0.0:0","decision":"allowed""#),
+        "{audit}"
+    );
+}

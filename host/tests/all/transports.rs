@@ -224,3 +224,180 @@ fn transports_udp_cancel() {
     );
     assert!(!out.stderr().contains("unclosed"), "{}", out.stderr());
 }
+
+/// `aio run FLAGS PROGRAM -- ARGS` with stdout piped; killed and reaped
+/// when dropped, even by a failing test.
+struct Running {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Running {
+    fn start(flags: &[&str], program: &str, args: &[&str]) -> Running {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aio"))
+            .arg("run")
+            .args(flags)
+            .arg(program)
+            .arg("--")
+            .args(args)
+            .env("AIO_CACHE_DIR", crate::util::cache_dir())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn aio");
+        let out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        Running { child, out }
+    }
+
+    fn line(&mut self) -> String {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.out.read_line(&mut line).expect("read a line");
+        line
+    }
+
+    /// The rest of stdout, and stderr, once it exited successfully.
+    fn finish(mut self) -> String {
+        let mut rest = String::new();
+        self.out.read_to_string(&mut rest).unwrap();
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        let _ = self.child.stderr.take().unwrap().read_to_string(&mut err);
+        assert!(status.success(), "{status:?}\n{rest}\n{err}");
+        rest
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 10: a UDP client (raw `wasi:sockets`, a listen grant present but
+/// unused) is bound by the host to 127.0.0.1, not every interface, when it
+/// first sends to 127.0.0.1; a datagram from a loopback peer no grant names
+/// is dropped and audited, the granted peer's arrives.
+#[test]
+fn transports_udp_client_peers() {
+    let dir = scratch_dir("transports_udp_client_peers");
+    let log = dir.join("audit.jsonl");
+    let granted = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    granted
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let g = granted.local_addr().unwrap();
+    let allow_net = format!("--allow-net={g}");
+    let mut guest = Running::start(
+        &[
+            "--timeout=30s",
+            "--allow-listen=127.0.0.1:0",
+            &allow_net,
+            "--audit-log",
+            log.to_str().unwrap(),
+        ],
+        TRANSPORTS_UDP_CLIENT_PEERS,
+        &[&g.port().to_string()],
+    );
+    let first = guest.line();
+    let local: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("local ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .parse()
+        .unwrap();
+    assert_eq!(local.ip().to_string(), "127.0.0.1", "bound to {local}");
+    let mut buf = [0; 64];
+    let (n, from) = granted.recv_from(&mut buf).expect("the guest's hello");
+    assert_eq!((&buf[..n], from), (&b"hello"[..], local));
+    // The stranger's first: datagrams to one socket on loopback keep their
+    // order, so the guest would see it first if it were let through.
+    stranger.send_to(b"stranger", local).unwrap();
+    granted.send_to(b"granted", local).unwrap();
+    assert_eq!(guest.finish(), format!("received \"granted\" from {g}\n"));
+
+    let audit = std::fs::read_to_string(&log).expect("audit log");
+    let s = stranger.local_addr().unwrap();
+    for line in [
+        format!(r#""capability":"net.send","target":"{g}","decision":"allowed""#),
+        r#""capability":"net.bind","target":"127.0.0.1:0","decision":"allowed""#.to_string(),
+        format!(
+            r#""capability":"net.receive","target":"{s}","decision":"denied","grant":"--allow-net={s}""#
+        ),
+    ] {
+        assert!(audit.contains(&line), "{line}\n{audit}");
+    }
+}
+
+/// Reads until the connection ends; it must end with a reset, not EOF.
+fn expect_reset(mut s: TcpStream, what: &str) {
+    let mut buf = [0u8; 64 << 10];
+    let mut got = 0;
+    let err = loop {
+        match s.read(&mut buf) {
+            Ok(0) => panic!("{what}: a clean EOF after {got} bytes, not a reset"),
+            Ok(n) => got += n,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionReset,
+        "{what}: {err}"
+    );
+}
+
+/// Issue 9 item 4: a transport's abort(), a StreamWriter's abort() and a
+/// server's abort_clients() reset the connection (the peer reads
+/// ECONNRESET, even with bytes buffered); close() still sends its bytes
+/// and a FIN; a guest client of an aborting guest server sees
+/// ConnectionReset.
+#[test]
+fn transports_abort_reset() {
+    let mut server = start_guest_server("60s", TRANSPORTS_ABORT_RESET);
+    let protocols = server.addr.clone();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut server.out, &mut line).unwrap();
+    let streams = line
+        .trim()
+        .strip_prefix("streams on ")
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+        .to_owned();
+    let connect = |addr: &str, ask: &[u8]| {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(ask).unwrap();
+        s
+    };
+    for (api, addr) in [("transport", &protocols), ("streams", &streams)] {
+        expect_reset(connect(addr, b"abort\n"), &format!("{api} abort"));
+        let mut rest = String::new();
+        connect(addr, b"close\n")
+            .read_to_string(&mut rest)
+            .unwrap_or_else(|e| panic!("{api} close: {e}"));
+        assert_eq!(rest, "bye\n", "{api} close");
+    }
+    let mut held = connect(&streams, b"hold\n");
+    let mut ok = [0; 5];
+    held.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"held\n");
+    expect_reset(held, "abort_clients");
+
+    let mut rest = String::new();
+    server.out.read_to_string(&mut rest).unwrap();
+    let status = server.child.wait().unwrap();
+    let mut err = String::new();
+    let _ = server.child.stderr.take().unwrap().read_to_string(&mut err);
+    assert!(status.success(), "{status:?}\n{rest}\n{err}");
+    assert_eq!(
+        rest,
+        "streams abort: reader then read 0 bytes\n\
+         streams close: closed\n\
+         abort_clients: reader then read 0 bytes\n\
+         guest client of an abort: lost(Io(ConnectionReset))\n",
+        "{err}"
+    );
+}

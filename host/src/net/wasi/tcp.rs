@@ -1,20 +1,7 @@
-//! `wasi:sockets/types@0.3.0` for guests: TCP from [`super::tcp`], UDP
-//! from wasmtime-wasi.
-//!
-//! wasmtime-wasi generates the interface's host traits and its
-//! `add_to_linker`; this module implements those traits with its own
-//! marker type, [`Sockets`], so the guest-facing interface is exactly the
-//! standard one. The UDP methods forward to wasmtime-wasi's own
-//! implementation.
-//!
-//! The generated traits name wasmtime-wasi's `TcpSocket` as the resource
-//! type. The resource table holds our [`TcpSocket`] under the same handle
-//! instead: a handle is only an index, and every lookup goes through
-//! [`tcp`]/[`tcp_mut`], which ask the table for our type (the table checks
-//! the type of every entry, so a mix-up is an error, never a wrong cast).
+//! The `tcp-socket` resource: thin glue over [`crate::net::tcp`].
 
-use super::NetAccess;
-use super::tcp::{
+use super::{NetView, Sockets, SocketsView, delete, io, missing, ours, push};
+use crate::net::tcp::{
     ACCEPT_BATCH, ListenProducer, ReceiveProducer, Received, ResultRx, SendConsumer, Sent,
     TcpResult, TcpSocket,
 };
@@ -24,66 +11,21 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use wasmtime::StoreContextMut;
 use wasmtime::component::{
-    Access, Accessor, Destination, FutureReader, HasData, Resource, ResourceTable, Source,
-    StreamConsumer, StreamProducer, StreamReader, StreamResult, VecBuffer,
+    Access, Accessor, Destination, FutureReader, Resource, ResourceTable, Source, StreamConsumer,
+    StreamProducer, StreamReader, StreamResult, VecBuffer,
 };
 use wasmtime_wasi::p3::bindings::sockets::types::{
-    self, Duration, ErrorCode, HostTcpSocket, HostTcpSocketWithStore, HostUdpSocket,
-    HostUdpSocketWithStore, IpAddressFamily, IpSocketAddress,
+    Duration, ErrorCode, HostTcpSocket, HostTcpSocketWithStore, IpAddressFamily, IpSocketAddress,
 };
-use wasmtime_wasi::p3::sockets::{SocketError, SocketResult};
-use wasmtime_wasi::sockets::{
-    TcpSocket as WasiTcp, UdpSocket, WasiSockets, WasiSocketsCtxView, WasiSocketsView,
-};
+use wasmtime_wasi::p3::sockets::SocketResult;
+use wasmtime_wasi::sockets::TcpSocket as WasiTcp;
 
 /// Read buffer for a host-side reader of a receive stream (the guest's
 /// own buffer is used when the guest reads).
 const HOST_READ_CAPACITY: usize = 64 << 10;
 
-/// The marker type the interface is implemented for.
-pub(crate) struct Sockets;
-
-impl HasData for Sockets {
-    type Data<'a> = SocketsView<'a>;
-}
-
-/// What the socket functions reach in a store: the run's network access
-/// (`None`: no grant, no TCP) and wasmtime-wasi's socket context and table.
-pub(crate) struct SocketsView<'a> {
-    pub(crate) net: Option<&'a NetAccess>,
-    pub(crate) wasi: WasiSocketsCtxView<'a>,
-}
-
-/// Store data that can host guest sockets.
-pub(crate) trait NetView: WasiSocketsView + Send + 'static {
-    fn net_sockets(&mut self) -> SocketsView<'_>;
-}
-
-/// Adds `wasi:sockets/types` and `wasi:sockets/ip-name-lookup` to `linker`.
-pub(crate) fn add_to_linker<T: NetView>(
-    linker: &mut wasmtime::component::Linker<T>,
-) -> wasmtime::Result<()> {
-    types::add_to_linker::<T, Sockets>(linker, T::net_sockets)?;
-    wasmtime_wasi::p3::bindings::sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(
-        linker,
-        T::sockets,
-    )
-}
-
-fn as_ours(socket: &Resource<WasiTcp>) -> Resource<TcpSocket> {
-    Resource::new_borrow(socket.rep())
-}
-
-fn as_guests(socket: Resource<TcpSocket>) -> Resource<WasiTcp> {
-    Resource::new_own(socket.rep())
-}
-
-fn missing(e: impl Into<wasmtime::Error>) -> SocketError {
-    SocketError::trap(e)
-}
-
 fn tcp<'t>(table: &'t ResourceTable, socket: &Resource<WasiTcp>) -> SocketResult<&'t TcpSocket> {
-    table.get(&as_ours(socket)).map_err(missing)
+    table.get(&ours(socket)).map_err(missing)
 }
 
 fn tcp_mut<'t>(
@@ -98,26 +40,12 @@ fn tcp_entry<'t>(
     table: &'t mut ResourceTable,
     socket: &Resource<WasiTcp>,
 ) -> wasmtime::Result<&'t mut TcpSocket> {
-    Ok(table.get_mut(&as_ours(socket))?)
-}
-
-fn push(table: &mut ResourceTable, socket: TcpSocket) -> wasmtime::Result<Resource<WasiTcp>> {
-    Ok(as_guests(table.push(socket)?))
-}
-
-fn io<T>(r: TcpResult<T>) -> SocketResult<T> {
-    r.map_err(SocketError::from)
-}
-
-impl types::Host for SocketsView<'_> {
-    fn convert_error_code(&mut self, error: SocketError) -> wasmtime::Result<ErrorCode> {
-        error.downcast()
-    }
+    Ok(table.get_mut(&ours(socket))?)
 }
 
 impl SocketsView<'_> {
     fn tcp(&mut self, socket: &Resource<WasiTcp>) -> SocketResult<&mut TcpSocket> {
-        tcp_mut(self.wasi.table, socket)
+        tcp_mut(self.table, socket)
     }
 }
 
@@ -135,7 +63,7 @@ impl HostTcpSocket for SocketsView<'_> {
             return Err(wasmtime_wasi::sockets::ErrorCode::AccessDenied.into());
         };
         let socket = io(TcpSocket::new(net.clone(), address_family))?;
-        push(self.wasi.table, socket).map_err(missing)
+        push(self.table, socket).map_err(missing)
     }
 
     fn get_local_address(&mut self, socket: Resource<WasiTcp>) -> SocketResult<IpSocketAddress> {
@@ -147,14 +75,14 @@ impl HostTcpSocket for SocketsView<'_> {
     }
 
     fn get_is_listening(&mut self, socket: Resource<WasiTcp>) -> wasmtime::Result<bool> {
-        Ok(tcp(self.wasi.table, &socket)?.is_listening())
+        Ok(tcp(self.table, &socket)?.is_listening())
     }
 
     fn get_address_family(
         &mut self,
         socket: Resource<WasiTcp>,
     ) -> wasmtime::Result<IpAddressFamily> {
-        Ok(tcp(self.wasi.table, &socket)?.family())
+        Ok(tcp(self.table, &socket)?.family())
     }
 
     fn set_listen_backlog_size(
@@ -238,8 +166,7 @@ impl HostTcpSocket for SocketsView<'_> {
     }
 
     fn drop(&mut self, socket: Resource<WasiTcp>) -> wasmtime::Result<()> {
-        let ours: Resource<TcpSocket> = Resource::new_own(socket.rep());
-        self.wasi.table.delete(ours)?;
+        delete::<WasiTcp, TcpSocket>(self.table, socket)?.dropped_by_guest();
         Ok(())
     }
 }
@@ -251,9 +178,9 @@ impl<T: NetView> HostTcpSocketWithStore<T> for Sockets {
         remote_address: IpSocketAddress,
     ) -> SocketResult<()> {
         let addr = SocketAddr::from(remote_address);
-        store.with(|mut s| io(tcp_mut(s.get().wasi.table, &socket)?.start_connect(addr)))?;
+        store.with(|mut s| io(tcp_mut(s.get().table, &socket)?.start_connect(addr)))?;
         std::future::poll_fn(|cx| {
-            store.with(|mut s| match tcp_mut(s.get().wasi.table, &socket) {
+            store.with(|mut s| match tcp_mut(s.get().table, &socket) {
                 Ok(sock) => sock.poll_connect(cx).map(io),
                 Err(e) => Poll::Ready(Err(e)),
             })
@@ -266,7 +193,7 @@ impl<T: NetView> HostTcpSocketWithStore<T> for Sockets {
         socket: Resource<WasiTcp>,
     ) -> SocketResult<StreamReader<Resource<WasiTcp>>> {
         let getter = store.getter();
-        let producer = io(tcp_mut(store.get().wasi.table, &socket)?.listen())?;
+        let producer = io(tcp_mut(store.get().table, &socket)?.listen())?;
         StreamReader::new(&mut store, Accepts { producer, getter }).map_err(missing)
     }
 
@@ -275,7 +202,7 @@ impl<T: NetView> HostTcpSocketWithStore<T> for Sockets {
         socket: Resource<WasiTcp>,
         mut data: StreamReader<u8>,
     ) -> wasmtime::Result<FutureReader<Result<(), ErrorCode>>> {
-        match tcp_entry(store.get().wasi.table, &socket)?.take_send() {
+        match tcp_entry(store.get().table, &socket)?.take_send() {
             Ok((consumer, result)) => {
                 data.pipe(&mut store, SendHalf(consumer))?;
                 FutureReader::new(&mut store, result)
@@ -293,7 +220,7 @@ impl<T: NetView> HostTcpSocketWithStore<T> for Sockets {
         socket: Resource<WasiTcp>,
     ) -> wasmtime::Result<(StreamReader<u8>, FutureReader<Result<(), ErrorCode>>)> {
         let taken: TcpResult<(ReceiveProducer, ResultRx)> =
-            tcp_entry(store.get().wasi.table, &socket)?.take_receive();
+            tcp_entry(store.get().table, &socket)?.take_receive();
         match taken {
             Ok((producer, result)) => Ok((
                 StreamReader::new(&mut store, ReceiveHalf(producer))?,
@@ -338,7 +265,7 @@ impl<T: 'static> StreamProducer<T> for Accepts<T> {
         while clients.len() < want {
             match this.producer.poll_accept(cx) {
                 Poll::Ready(client) => {
-                    let table = (this.getter)(store.data_mut()).wasi.table;
+                    let table = (this.getter)(store.data_mut()).table;
                     clients.push(push(table, client)?);
                 }
                 Poll::Pending => break,
@@ -416,109 +343,5 @@ impl<D> StreamConsumer<D> for SendHalf {
             }),
             finish,
         )
-    }
-}
-
-impl HostUdpSocket for SocketsView<'_> {
-    async fn bind(
-        &mut self,
-        socket: Resource<UdpSocket>,
-        local_address: IpSocketAddress,
-    ) -> SocketResult<()> {
-        HostUdpSocket::bind(&mut self.wasi, socket, local_address).await
-    }
-
-    async fn connect(
-        &mut self,
-        socket: Resource<UdpSocket>,
-        remote_address: IpSocketAddress,
-    ) -> SocketResult<()> {
-        HostUdpSocket::connect(&mut self.wasi, socket, remote_address).await
-    }
-
-    async fn create(
-        &mut self,
-        address_family: IpAddressFamily,
-    ) -> SocketResult<Resource<UdpSocket>> {
-        HostUdpSocket::create(&mut self.wasi, address_family).await
-    }
-
-    fn disconnect(&mut self, socket: Resource<UdpSocket>) -> SocketResult<()> {
-        HostUdpSocket::disconnect(&mut self.wasi, socket)
-    }
-
-    fn get_local_address(&mut self, socket: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
-        HostUdpSocket::get_local_address(&mut self.wasi, socket)
-    }
-
-    fn get_remote_address(&mut self, socket: Resource<UdpSocket>) -> SocketResult<IpSocketAddress> {
-        HostUdpSocket::get_remote_address(&mut self.wasi, socket)
-    }
-
-    fn get_address_family(
-        &mut self,
-        socket: Resource<UdpSocket>,
-    ) -> wasmtime::Result<IpAddressFamily> {
-        HostUdpSocket::get_address_family(&mut self.wasi, socket)
-    }
-
-    fn get_unicast_hop_limit(&mut self, socket: Resource<UdpSocket>) -> SocketResult<u8> {
-        HostUdpSocket::get_unicast_hop_limit(&mut self.wasi, socket)
-    }
-
-    fn set_unicast_hop_limit(
-        &mut self,
-        socket: Resource<UdpSocket>,
-        value: u8,
-    ) -> SocketResult<()> {
-        HostUdpSocket::set_unicast_hop_limit(&mut self.wasi, socket, value)
-    }
-
-    fn get_receive_buffer_size(&mut self, socket: Resource<UdpSocket>) -> SocketResult<u64> {
-        HostUdpSocket::get_receive_buffer_size(&mut self.wasi, socket)
-    }
-
-    fn set_receive_buffer_size(
-        &mut self,
-        socket: Resource<UdpSocket>,
-        value: u64,
-    ) -> SocketResult<()> {
-        HostUdpSocket::set_receive_buffer_size(&mut self.wasi, socket, value)
-    }
-
-    fn get_send_buffer_size(&mut self, socket: Resource<UdpSocket>) -> SocketResult<u64> {
-        HostUdpSocket::get_send_buffer_size(&mut self.wasi, socket)
-    }
-
-    fn set_send_buffer_size(
-        &mut self,
-        socket: Resource<UdpSocket>,
-        value: u64,
-    ) -> SocketResult<()> {
-        HostUdpSocket::set_send_buffer_size(&mut self.wasi, socket, value)
-    }
-
-    fn drop(&mut self, socket: Resource<UdpSocket>) -> wasmtime::Result<()> {
-        HostUdpSocket::drop(&mut self.wasi, socket)
-    }
-}
-
-impl<T: NetView> HostUdpSocketWithStore<T> for Sockets {
-    async fn send(
-        store: &Accessor<T, Self>,
-        socket: Resource<UdpSocket>,
-        data: Vec<u8>,
-        remote_address: Option<IpSocketAddress>,
-    ) -> SocketResult<()> {
-        let wasi = store.with_getter::<WasiSockets>(T::sockets);
-        <WasiSockets as HostUdpSocketWithStore<T>>::send(&wasi, socket, data, remote_address).await
-    }
-
-    async fn receive(
-        store: &Accessor<T, Self>,
-        socket: Resource<UdpSocket>,
-    ) -> SocketResult<(Vec<u8>, IpSocketAddress)> {
-        let wasi = store.with_getter::<WasiSockets>(T::sockets);
-        <WasiSockets as HostUdpSocketWithStore<T>>::receive(&wasi, socket).await
     }
 }
