@@ -104,7 +104,7 @@ pub(crate) async fn serve(
         .map(|listener| {
             create_named_task(
                 format!("server {}", listener.local()),
-                accept_loop(Rc::downgrade(&inner), listener, handler.clone(), limit),
+                accept_loop(inner.clone(), listener, handler.clone(), limit),
             )
         })
         .collect();
@@ -159,8 +159,12 @@ impl std::fmt::Debug for Server {
     }
 }
 
+/// Accepts clients until the server is closed. It holds the server's state
+/// strongly: a dropped [`Server`] keeps serving, as asyncio's does. The
+/// cycle this makes (the state holds this task's handle) ends when `close`
+/// cancels the task, or when the loop shuts down.
 async fn accept_loop(
-    server: std::rc::Weak<Inner>,
+    inner: Rc<Inner>,
     mut listener: tcp::Listener,
     handler: ConnHandler,
     limit: usize,
@@ -170,9 +174,6 @@ async fn accept_loop(
         if sockets.is_empty() {
             return Ok(());
         }
-        let Some(inner) = server.upgrade() else {
-            return Ok(());
-        };
         for socket in sockets {
             let (reader, writer, conn) = tcp::wire(socket, limit);
             let id = {

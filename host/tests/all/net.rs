@@ -22,6 +22,13 @@ fn net_echo() {
 }
 
 #[test]
+fn net_server_dropped() {
+    run_loopback(NET_SERVER_DROPPED)
+        .status(0)
+        .stdout_is("client 0\nclient 1\nclient 2\n");
+}
+
+#[test]
 fn net_readexactly_eof() {
     run_loopback(NET_READEXACTLY_EOF).status(0).stdout_is(
         "IncompleteRead: partial \"abc\", expected Some(5)\nserver got \"still open\\n\" after its EOF\n",
