@@ -18,8 +18,11 @@ use crate::errors::{Error, Result};
 use crate::runtime::{self, task::Awaiting};
 use crate::streams::reader::CloseSignal;
 
-type RawWriter = wit_bindgen::StreamWriter<u8>;
-type WriteOp = Pin<Box<dyn std::future::Future<Output = (RawWriter, Vec<u8>)>>>;
+mod pump;
+mod shared;
+
+use pump::{reader_gone, start_write, wake_or_start_pump};
+use shared::{RawWriter, Shared};
 
 /// asyncio's write-buffer limits: `drain` waits once more than `high` bytes
 /// are buffered, until at most `low` are. Defaults: 64 KiB and 16 KiB.
@@ -36,98 +39,6 @@ impl Default for WriteBufferLimits {
         WriteBufferLimits {
             high: 64 << 10,
             low: 16 << 10,
-        }
-    }
-}
-
-struct Shared {
-    /// Written, not yet handed to the stream.
-    buf: Vec<u8>,
-    /// Handed to the stream, not yet taken by the other end.
-    in_flight: usize,
-    limits: WriteBufferLimits,
-    closing: bool,
-    closed: bool,
-    /// `abort`: drop what is buffered and close now.
-    aborted: bool,
-    /// Why writing stopped early (the other end went away).
-    error: Option<Error>,
-    pump: Option<Waker>,
-    waiters: Vec<Waker>,
-    /// A transport's driver (crate::transports): woken when the writer
-    /// closes or fails, the limits change, or the buffer falls to the
-    /// low-water mark; replaced rather than queued.
-    watcher: Option<Waker>,
-    /// The stream, while no write is in flight.
-    raw: Option<RawWriter>,
-    /// The write in flight (it owns the stream until it completes).
-    op: Option<WriteOp>,
-    /// What must outlive the stream (a socket resource): declared after
-    /// `raw` and `op`, so it drops after them. The host reads a socket
-    /// dropped while its send stream is open as an abort and resets the
-    /// connection; only [`Ending::Reset`] drops it first.
-    socket: Option<Rc<dyn std::any::Any>>,
-    /// The connection's reader, ended (EOF) by an abort as asyncio's
-    /// `connection_lost` ends a stream reader.
-    reader: Option<Rc<CloseSignal>>,
-    /// The pump task exists. It is started only when a write is left
-    /// unfinished or closing must wait for one: most connections never
-    /// need it.
-    pump_started: bool,
-}
-
-impl Shared {
-    fn size(&self) -> usize {
-        self.buf.len() + self.in_flight
-    }
-
-    /// A write in flight completed: the stream is free again.
-    fn completed(&mut self, raw: RawWriter) {
-        self.raw = Some(raw);
-        let before = self.size();
-        self.in_flight = 0;
-        for w in self.waiters.drain(..) {
-            w.wake();
-        }
-        // The driver acts on a shrink only when it reaches the low-water
-        // mark (to resume writing): waking it for every write would run it
-        // once more per message for nothing.
-        if before > self.limits.low
-            && self.size() <= self.limits.low
-            && let Some(w) = self.watcher.take()
-        {
-            w.wake();
-        }
-    }
-
-    /// Closed for good (everything written, aborted, or failed with
-    /// `error`): returns the write in flight and the stream, for the
-    /// caller to drop once it has let go of the borrow (dropping them
-    /// cancels the write and closes the stream).
-    fn finish(&mut self, error: Option<Error>) -> (Option<WriteOp>, Option<RawWriter>) {
-        self.closed = true;
-        self.closing = true;
-        if error.is_some() {
-            self.error = error;
-            self.buf = Vec::new();
-        }
-        self.in_flight = 0;
-        self.wake_waiters();
-        (self.op.take(), self.raw.take())
-    }
-
-    fn wake_waiters(&mut self) {
-        for w in self.waiters.drain(..) {
-            w.wake();
-        }
-        if let Some(w) = self.watcher.take() {
-            w.wake();
-        }
-    }
-
-    fn wake_pump(&mut self) {
-        if let Some(w) = self.pump.take() {
-            w.wake();
         }
     }
 }
@@ -526,126 +437,6 @@ fn close(shared: &Rc<RefCell<Shared>>, how: Ending) {
     }
     drop(s);
     wake_or_start_pump(shared);
-}
-
-/// Wakes the pump, starting it the first time (it needs the running
-/// loop; without one the write stays in flight, as it would with the
-/// loop stopped).
-fn wake_or_start_pump(shared: &Rc<RefCell<Shared>>) {
-    let mut s = shared.borrow_mut();
-    if s.pump_started {
-        s.wake_pump();
-        return;
-    }
-    let Some(lp) = runtime::try_current_loop() else {
-        return;
-    };
-    s.pump_started = true;
-    drop(s);
-    let pump = Pump {
-        shared: shared.clone(),
-    };
-    let eager = lp.eager.get();
-    drop(crate::tasks::spawn_on(
-        &lp,
-        pump,
-        Some("stream writer".to_owned()),
-        eager,
-    ));
-}
-
-/// A write of `chunk`; it owns the stream until it completes and gives it
-/// back with what the other end did not take.
-fn start_write(raw: RawWriter, chunk: Vec<u8>) -> WriteOp {
-    Box::pin(async move {
-        let mut raw = raw;
-        let left = raw.write_all(chunk).await;
-        (raw, left)
-    })
-}
-
-/// The error of a write the other end no longer reads.
-fn reader_gone() -> Error {
-    Error::from(std::io::Error::new(
-        std::io::ErrorKind::BrokenPipe,
-        "the stream's reader went away",
-    ))
-}
-
-/// The background task moving the buffer into the stream.
-struct Pump {
-    shared: Rc<RefCell<Shared>>,
-}
-
-impl Pump {
-    fn finish(&mut self, error: Option<Error>) {
-        let parts = self.shared.borrow_mut().finish(error);
-        drop(parts);
-    }
-}
-
-impl std::future::Future for Pump {
-    type Output = Result<()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if let Some(e) = runtime::take_cancel() {
-            // Shutting down (the loop is closing, or someone cancelled the
-            // pump): what is left is dropped, as a transport would.
-            self.finish(Some(Error::from(std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "the stream writer was cancelled",
-            ))));
-            return Poll::Ready(Err(e));
-        }
-        loop {
-            let mut s = self.shared.borrow_mut();
-            if s.aborted {
-                drop(s);
-                self.finish(None);
-                return Poll::Ready(Ok(()));
-            }
-            if let Some(mut op) = s.op.take() {
-                drop(s);
-                match op.as_mut().poll(cx) {
-                    Poll::Pending => {
-                        let mut s = self.shared.borrow_mut();
-                        s.op = Some(op);
-                        // `abort` must reach a pump stuck in a write.
-                        runtime::store_waker(&mut s.pump, cx.waker());
-                        runtime::set_awaiting(Awaiting::Io {
-                            what: "the stream's reader",
-                        });
-                        return Poll::Pending;
-                    }
-                    Poll::Ready((_, left)) if !left.is_empty() => {
-                        self.finish(Some(reader_gone()));
-                        return Poll::Ready(Ok(()));
-                    }
-                    Poll::Ready((raw, _)) => {
-                        self.shared.borrow_mut().completed(raw);
-                        continue;
-                    }
-                }
-            }
-            if !s.buf.is_empty() {
-                let chunk = std::mem::take(&mut s.buf);
-                s.in_flight = chunk.len();
-                let raw = s.raw.take().expect("no write in flight");
-                s.op = Some(start_write(raw, chunk));
-                continue;
-            }
-            if s.closing {
-                drop(s);
-                self.finish(None);
-                return Poll::Ready(Ok(()));
-            }
-            runtime::store_waker(&mut s.pump, cx.waker());
-            runtime::set_awaiting(Awaiting::Io {
-                what: "data to write",
-            });
-            return Poll::Pending;
-        }
-    }
 }
 
 impl futures_io::AsyncWrite for StreamWriter {
