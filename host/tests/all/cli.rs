@@ -389,7 +389,19 @@ fn inspect_lists_imports_and_exports() {
         .stdout_has("wasi:cli/run@0.3.0");
     aio(&["-v", "inspect", CLI_ENV])
         .status(0)
-        .stdout_has("      get-environment\n");
+        .stdout_has("      get-environment: func() -> list<tuple<string, string>>\n")
+        .stdout_has("      run: async func() -> result\n");
+    // Named types are written out (a compiled component keeps no names).
+    aio(&["-v", "inspect", NET_ECHO])
+        .status(0)
+        .stdout_has(
+            "      [method]tcp-socket.bind: func(self: borrow<resource>, local-address: variant { ipv4(record { port: u16, address: tuple<u8, u8, u8, u8> }), ipv6(",
+        )
+        .stdout_has(
+            "      [static]tcp-socket.create: func(address-family: enum { ipv4, ipv6 }) -> result<own<resource>, variant { access-denied, ",
+        )
+        .stdout_has("other(option<string>) }>\n")
+        .stdout_has("resolve-addresses: async func(name: string) -> result<list<variant {");
 }
 
 #[test]

@@ -12,6 +12,11 @@
 //! exports:
 //!   wasi:cli/run@0.3.0   1 function
 //! ```
+//!
+//! `aio inspect -v` adds every function's signature in WIT syntax
+//! ([`wit::signature`]): `run: async func() -> result`.
+
+pub mod wit;
 
 use crate::policy::grant_note;
 use std::fmt;
@@ -40,6 +45,9 @@ pub struct Item {
     /// resource methods such as `[method]tcp-socket.bind`), or its own name
     /// for a function.
     pub functions: Vec<String>,
+    /// The same functions' signatures in WIT syntax, in the same order
+    /// (`get-environment: func() -> list<tuple<string, string>>`).
+    pub signatures: Vec<String>,
     /// For imports: which grant governs it, when it reaches host state.
     pub note: Option<&'static str>,
 }
@@ -48,26 +56,34 @@ impl Inspection {
     pub(crate) fn of(engine: &Engine, component: &Component) -> Self {
         let ty = component.component_type();
         let item = |name: &str, item: ComponentItem, is_import: bool| {
-            let (kind, functions) = match item {
+            let (kind, functions): (_, Vec<(String, String)>) = match item {
                 ComponentItem::ComponentInstance(instance) => (
                     "instance",
                     instance
                         .exports(engine)
-                        .filter(|(_, e)| matches!(e.ty, ComponentItem::ComponentFunc(_)))
-                        .map(|(name, _)| name.to_owned())
+                        .filter_map(|(name, e)| match e.ty {
+                            ComponentItem::ComponentFunc(func) => {
+                                Some((name.to_owned(), wit::signature(name, &func)))
+                            }
+                            _ => None,
+                        })
                         .collect(),
                 ),
-                ComponentItem::ComponentFunc(_) => ("func", vec![name.to_owned()]),
+                ComponentItem::ComponentFunc(func) => {
+                    ("func", vec![(name.to_owned(), wit::signature(name, &func))])
+                }
                 ComponentItem::CoreFunc(_) => ("core func", Vec::new()),
                 ComponentItem::Module(_) => ("module", Vec::new()),
                 ComponentItem::Component(_) => ("component", Vec::new()),
                 ComponentItem::Type(_) => ("type", Vec::new()),
                 ComponentItem::Resource(_) => ("resource", Vec::new()),
             };
+            let (functions, signatures) = functions.into_iter().unzip();
             Item {
                 name: name.to_owned(),
                 kind,
                 functions,
+                signatures,
                 note: if is_import { grant_note(name) } else { None },
             }
         };
@@ -95,7 +111,8 @@ impl Inspection {
         self.exports.iter().any(|e| is_run(&e.name, "0.2"))
     }
 
-    /// The lines `aio inspect -v` prints: every function under each item.
+    /// The lines `aio inspect -v` prints: every function's signature under
+    /// each item.
     pub fn display_functions(&self) -> impl fmt::Display + '_ {
         Listing {
             inspection: self,
@@ -145,9 +162,9 @@ impl fmt::Display for Listing<'_> {
                     Some(note) => writeln!(f, "  {:width$}  {what:13}  {note}", item.name)?,
                     None => writeln!(f, "  {:width$}  {what}", item.name)?,
                 }
-                if self.functions && item.kind == "instance" {
-                    for function in &item.functions {
-                        writeln!(f, "      {function}")?;
+                if self.functions && matches!(item.kind, "instance" | "func") {
+                    for signature in &item.signatures {
+                        writeln!(f, "      {signature}")?;
                     }
                 }
             }
