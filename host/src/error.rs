@@ -66,6 +66,11 @@ pub enum ErrorKind {
     /// The guest overflowed its stack (the shadow stack in linear memory, or
     /// the wasm call stack). Status 134, as for SIGABRT.
     StackOverflow,
+    /// Every slot of the runtime's instance pool
+    /// ([`RuntimeBuilder::pooling`](crate::RuntimeBuilder::pooling)) is in
+    /// use: the guest could not be instantiated. Temporary: it may succeed
+    /// once another run ends. Status 75 (`EX_TEMPFAIL`).
+    PoolExhausted,
     /// A signal (SIGINT, SIGTERM, ... with this number) ended the run: the
     /// guest did not handle it, or did not finish within the grace period
     /// of a graceful one, or got a second one while shutting down (see
@@ -90,6 +95,7 @@ impl ErrorKind {
             ErrorKind::MemoryLimit => 137,
             ErrorKind::CpuLimit => 152,
             ErrorKind::HandleLimit => 153,
+            ErrorKind::PoolExhausted => 75,
             ErrorKind::Signal(n) => (128 + n.clamp(1, 127)) as u8,
             ErrorKind::Host => 70,
         }
@@ -108,6 +114,7 @@ impl ErrorKind {
             ErrorKind::MemoryLimit => "memory limit",
             ErrorKind::CpuLimit => "cpu limit",
             ErrorKind::HandleLimit => "handle limit",
+            ErrorKind::PoolExhausted => "instance pool exhausted",
             ErrorKind::StackOverflow => "stack overflow",
             ErrorKind::Signal(_) => "signal",
             ErrorKind::Host => "host error",
@@ -220,6 +227,7 @@ mod tests {
             ErrorKind::MemoryLimit,
             ErrorKind::CpuLimit,
             ErrorKind::HandleLimit,
+            ErrorKind::PoolExhausted,
             ErrorKind::Host,
         ];
         let mut statuses: Vec<u8> = kinds.iter().map(|k| k.exit_status()).collect();

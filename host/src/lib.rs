@@ -50,6 +50,7 @@
 //! - [`process`]: subprocesses (`--allow-run`), killed and reaped at the end.
 //! - [`signals`]: [`Signals`]: SIGINT, SIGTERM, ... delivered to a run.
 //! - [`limits`]: [`Limits`]: memory, CPU, wall clock, handles.
+//! - [`pooling`]: [`Pooling`]: the pooling instance allocator, an option.
 //! - [`stdio`]: [`Stdio`]: inherit or capture.
 //! - [`cache`]: the compile cache ([`LoadedFrom`]).
 //! - [`inspect`]: [`Inspection`], a component's imports and exports.
@@ -76,6 +77,7 @@
 //! | 137 | memory limit ([`ErrorKind::MemoryLimit`]) |
 //! | 152 | CPU limit ([`ErrorKind::CpuLimit`]) |
 //! | 153 | handle limit ([`ErrorKind::HandleLimit`]) |
+//! | 75 | the instance pool is full: try again ([`ErrorKind::PoolExhausted`]) |
 //! | 128 + n | signal n ended the run ([`ErrorKind::Signal`]): 130 SIGINT, 143 SIGTERM |
 //!
 //! A guest's own code can collide with a failure status (a guest may call
@@ -90,6 +92,7 @@ pub mod limits;
 pub mod net;
 pub mod outcome;
 pub mod policy;
+pub mod pooling;
 pub mod process;
 pub mod runner;
 pub mod signals;
@@ -103,6 +106,7 @@ pub use inspect::Inspection;
 pub use limits::Limits;
 pub use outcome::{Outcome, Status};
 pub use policy::{AuditEvent, AuditHook, EnvGrant, Grants};
+pub use pooling::Pooling;
 pub use runner::{Program, RunOptions, Runtime, RuntimeBuilder};
 pub use signals::{Signal, Signals};
 pub use stdio::Stdio;

@@ -171,6 +171,13 @@ pub(crate) fn classify_ending(ended: Ended, hit: LimitsHit) -> Status {
                 format_duration(budget)
             ),
         )
+    } else if let Some(full) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        Error::new(
+            ErrorKind::PoolExhausted,
+            format!(
+                "cannot instantiate the guest: the instance pool is full ({full}); try again when a run ends, or give the pool more instances"
+            ),
+        )
     } else if handles_exhausted(&err) {
         Error::new(
             ErrorKind::HandleLimit,

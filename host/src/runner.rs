@@ -32,6 +32,7 @@ use crate::net::NetAccess;
 use crate::net::wasi::{NetView, SocketsView};
 use crate::outcome::{Ended, LimitsHit, Outcome, classify_ending};
 use crate::policy::Grants;
+use crate::pooling::Pooling;
 use crate::process::{Children, ProcessCtx, ProcessView, Processes, child::ChildrenGuard};
 use crate::signals::host::{SignalsData, SignalsView};
 use crate::signals::{RunSignals, Signals};
@@ -58,12 +59,21 @@ pub struct Runtime {
 #[derive(Debug, Default)]
 pub struct RuntimeBuilder {
     cache: CacheSetting,
+    pooling: Option<Pooling>,
 }
 
 impl RuntimeBuilder {
     /// Caches compiled components in `dir` (created when first needed).
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache = CacheSetting::Dir(dir.into());
+        self
+    }
+
+    /// Allocates instances from a pool reserved up front ([`Pooling`]): much
+    /// cheaper instantiation for hosts that start many guests, with a hard
+    /// cap on how many run at once. Default: no pool.
+    pub fn pooling(mut self, pooling: Pooling) -> Self {
+        self.pooling = Some(pooling);
         self
     }
 
@@ -78,6 +88,9 @@ impl RuntimeBuilder {
         let mut config = Config::new();
         config.wasm_component_model_async(true);
         config.epoch_interruption(true);
+        if let Some(pooling) = &self.pooling {
+            config.allocation_strategy(pooling.config());
+        }
         let engine = Engine::new(&config)
             .map_err(|e| Error::host("cannot create the wasmtime engine", &e))?;
 

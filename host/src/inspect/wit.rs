@@ -5,7 +5,7 @@
 //! A compiled component keeps its types' structure but not their names,
 //! so a named type is written out as its definition: a `record point`
 //! shows as `record { x: s32, y: s32 }`, a resource as `own<resource>`.
-//! Deeply nested types stop at [`MAX_DEPTH`] with `...`.
+//! Types nested deeper than eight levels end in `...`.
 
 use std::fmt::Write as _;
 use wasmtime::component::Type;

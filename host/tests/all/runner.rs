@@ -218,3 +218,44 @@ async fn load_never_runs_precompiled_code() {
     assert_eq!(outcome.exit_code(), Some(0), "{}", describe(&outcome));
     assert_eq!(outcome.stdout(), b"app.cwasm\n");
 }
+
+#[tokio::test]
+async fn a_full_pool_refuses_clearly_and_frees_its_slot() {
+    // A runtime of its own (the pool is the engine's): room for one guest.
+    let runtime = aio_host::Runtime::builder()
+        .pooling(aio_host::Pooling::new().instances(1).max_memory(64 << 20))
+        .cache_dir(crate::util::cache_dir())
+        .build()
+        .expect("a pooled runtime");
+    let sleeper = runtime.load(CLI_SLEEP_FOREVER).unwrap();
+    let quick = runtime.load(CLI_ARGS).unwrap();
+    let first = sleeper.run(
+        RunOptions::new()
+            .stdio(Stdio::Capture)
+            .limits(Limits::new().timeout(Duration::from_millis(1500))),
+    );
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        quick.run(RunOptions::new().stdio(Stdio::Capture)).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(
+        first.error().map(|e| e.kind()),
+        Some(ErrorKind::Timeout),
+        "{}",
+        describe(&first)
+    );
+    let err = second
+        .error()
+        .unwrap_or_else(|| panic!("{}", describe(&second)));
+    assert_eq!(
+        err.kind(),
+        ErrorKind::PoolExhausted,
+        "{}",
+        describe(&second)
+    );
+    assert!(err.message().contains("the instance pool is full"), "{err}");
+    // The slot comes back when the run ends.
+    let third = quick.run(RunOptions::new().stdio(Stdio::Capture)).await;
+    assert_eq!(third.exit_code(), Some(0), "{}", describe(&third));
+}
