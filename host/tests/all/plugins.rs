@@ -7,9 +7,13 @@
 //! - S3: a plugin linking today's asyncio (whose bindings' world exports
 //!   `wasi:cli/run`) links, exporting only its own interface.
 //! - S1: an export call wakes another (a different component-model task)
-//!   with wit-bindgen's `inter-task-wakeup`; without it the waiter traps.
+//!   with wit-bindgen's `inter-task-wakeup`; without it the waiter traps. A
+//!   driver spawned by `start` lives on after it returned and serves later
+//!   calls, across `run_concurrent`s.
 //! - S2: a sync import with store access finds the export call that made
-//!   it with `async_call_stack().last()`.
+//!   it with `async_call_stack().last()`, and hands it a future the host
+//!   resolves later (the design's `calls.enter`).
+//! - Dropping a `call_concurrent` future cancels nothing (§0.2).
 //! - S4: a plugin crate generates its bindings through asyncio's re-export
 //!   of wit-bindgen, mapping WASI onto asyncio's bindings.
 
@@ -20,7 +24,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use wasmtime::component::{
-    Access, Component, GuestTaskId, HasData, Linker, ResourceTable, TypedFunc,
+    Access, Component, FutureReader, GuestTaskId, HasData, Linker, ResourceTable, TypedFunc,
 };
 use wasmtime::{AsContextMut, Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -32,6 +36,7 @@ mod wake {
         with: { "wasi": wasmtime_wasi::p3::bindings },
         imports: {
             "spike:wake/calls.whoami": store | trappable,
+            "spike:wake/calls.enter": store | trappable,
             default: trappable,
         },
         exports: { default: async | store },
@@ -116,6 +121,10 @@ struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     labels: HashMap<GuestTaskId, u64>,
+    /// The label `whoami` answered, call after call.
+    seen: Vec<u64>,
+    /// What `enter` resolves to, by export call.
+    enters: HashMap<GuestTaskId, tokio::sync::oneshot::Receiver<u32>>,
 }
 
 impl WasiView for State {
@@ -139,9 +148,23 @@ impl wake::spike::wake::calls::Host for &mut State {}
 impl<T> wake::spike::wake::calls::HostWithStore<T> for Calls {
     fn whoami(mut store: Access<'_, T, Self>) -> wasmtime::Result<u64> {
         let root = store.as_context_mut().async_call_stack()?.last();
-        Ok(root
-            .and_then(|task| store.get().labels.get(&task).copied())
-            .unwrap_or(u64::MAX))
+        let state = store.get();
+        let label = root
+            .and_then(|task| state.labels.get(&task).copied())
+            .unwrap_or(u64::MAX);
+        state.seen.push(label);
+        Ok(label)
+    }
+
+    fn enter(mut store: Access<'_, T, Self>) -> wasmtime::Result<FutureReader<u32>> {
+        let root = store.as_context_mut().async_call_stack()?.last();
+        let rx = root.and_then(|task| store.get().enters.remove(&task));
+        FutureReader::new(&mut store, async move {
+            match rx {
+                Some(rx) => wasmtime::error::Ok(rx.await.unwrap_or(u32::MAX)),
+                None => Ok(u32::MAX),
+            }
+        })
     }
 }
 
@@ -162,6 +185,8 @@ async fn instantiate(wasm: &Path) -> wasmtime::Result<(Store<State>, wake::Plugi
         wasi: WasiCtx::builder().inherit_stderr().build(),
         table: ResourceTable::new(),
         labels: HashMap::new(),
+        enters: HashMap::new(),
+        seen: Vec::new(),
     };
     let mut store = Store::new(&engine, state);
     let pre = wake::PluginPre::new(linker.instantiate_pre(&component)?)?;
@@ -279,4 +304,88 @@ async fn s1_a_driver_spawned_by_one_call_serves_later_calls() {
         .unwrap()
         .unwrap();
     assert_eq!(answer, (14, 3));
+}
+
+#[tokio::test]
+#[ignore = "spike: nested cargo build"]
+async fn s2_a_sync_import_gives_its_export_call_a_future_resolved_later() {
+    let wasm = build_spike("spike-plugin-wake", &[], "spike-plugin-wake").unwrap();
+    let (mut store, plugin) = instantiate(&wasm).await.unwrap();
+    let entered = plugin.spike_wake_flag().func_entered();
+    let result = store
+        .run_concurrent(async |acc| {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let call = acc.with(|mut s| {
+                let call = entered.start_call_concurrent(&mut s, ())?;
+                s.data_mut().labels.insert(call.task(), 6);
+                s.data_mut().enters.insert(call.task(), rx);
+                wasmtime::error::Ok(call)
+            })?;
+            let mut call = std::pin::pin!(entered.finish_call_concurrent(acc, call));
+            tokio::select! {
+                r = &mut call => {
+                    r?;
+                    panic!("entered returned before its future was resolved");
+                }
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+            assert!(
+                acc.with(|mut s| s.data_mut().enters.is_empty()),
+                "enter did not find its call"
+            );
+            tx.send(7).unwrap();
+            let (r,) = tokio::time::timeout(Duration::from_secs(5), call)
+                .await
+                .expect("entered did not return within 5 s of the resolution")?;
+            wasmtime::error::Ok(r)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result, (6, 7));
+}
+
+#[tokio::test]
+#[ignore = "spike: nested cargo build"]
+async fn dropping_a_call_future_cancels_nothing() {
+    // design-plugins.md §0.2: the guest task of a dropped `call_concurrent`
+    // runs on, and its late return does not fail the store.
+    let wasm = build_spike("spike-plugin-wake", &[], "spike-plugin-wake").unwrap();
+    let (mut store, plugin) = instantiate(&wasm).await.unwrap();
+    let wait = plugin.spike_wake_flag().func_wait();
+    let set = plugin.spike_wake_flag().func_set();
+    store
+        .run_concurrent(async |acc| {
+            let call = acc.with(|mut s| {
+                let call = wait.start_call_concurrent(&mut s, ())?;
+                s.data_mut().labels.insert(call.task(), 1);
+                wasmtime::error::Ok(call)
+            })?;
+            let waiting = wait.finish_call_concurrent(acc, call);
+            let r = tokio::time::timeout(Duration::from_millis(100), waiting).await;
+            assert!(r.is_err(), "wait returned before set: {r:?}");
+            let call = acc.with(|mut s| {
+                let call = set.start_call_concurrent(&mut s, ())?;
+                s.data_mut().labels.insert(call.task(), 2);
+                wasmtime::error::Ok(call)
+            })?;
+            set.finish_call_concurrent(acc, call).await?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            wasmtime::error::Ok(())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    // `wait` asked whoami once more after `set` woke it: it was not cancelled.
+    assert_eq!(store.data().seen, [1, 2, 1]);
+    // And the instance still serves calls. The new call's task id is the
+    // finished `wait`'s (ids are table slots, reused once a task is gone),
+    // so its stale label 1 answers: host maps keyed by task must drop an
+    // entry when its task ends.
+    let again = store
+        .run_concurrent(async |acc| set.call_concurrent(acc, ()).await)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, (1,));
 }

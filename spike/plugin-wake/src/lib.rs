@@ -14,7 +14,7 @@ use std::task::{Poll, Waker};
 
 wit_bindgen::generate!({ path: "wit", world: "spike:wake/plugin", generate_all });
 
-use spike::wake::calls::whoami;
+use spike::wake::calls::{enter, whoami};
 
 /// The flag `set` raises and `wait` waits for.
 #[derive(Default)]
@@ -56,6 +56,12 @@ impl exports::spike::wake::flag::Guest for Plugin {
             waiter.wake();
         }
         me
+    }
+
+    async fn entered() -> (u64, u32) {
+        let me = whoami();
+        let cancel = enter();
+        (me, cancel.await)
     }
 }
 
