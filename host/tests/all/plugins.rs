@@ -14,6 +14,8 @@
 //!   it with `async_call_stack().last()`, and hands it a future the host
 //!   resolves later (the design's `calls.enter`).
 //! - Dropping a `call_concurrent` future cancels nothing (§0.2).
+//! - S6: the §4 actor (store moved into a `tokio::spawn`ed task, one
+//!   `run_concurrent`, an `Accessor::spawn` per call) compiles and serves.
 //! - S4: a plugin crate generates its bindings through asyncio's re-export
 //!   of wit-bindgen, mapping WASI onto asyncio's bindings.
 
@@ -24,7 +26,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use wasmtime::component::{
-    Access, Component, FutureReader, GuestTaskId, HasData, Linker, ResourceTable, TypedFunc,
+    Access, Accessor, AccessorTask, Component, FutureReader, GuestTaskId, HasData, Linker,
+    ResourceTable, TypedFunc,
 };
 use wasmtime::{AsContextMut, Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -388,4 +391,72 @@ async fn dropping_a_call_future_cancels_nothing() {
         .unwrap()
         .unwrap();
     assert_eq!(again, (1,));
+}
+
+/// One `ask` call, spawned on the actor's `run_concurrent`.
+struct AskTask {
+    ask: TypedFunc<(u32,), ((u32, u64),)>,
+    n: u32,
+    reply: tokio::sync::oneshot::Sender<wasmtime::Result<u32>>,
+}
+
+impl AccessorTask<State> for AskTask {
+    async fn run(self, acc: &Accessor<State>) -> wasmtime::Result<()> {
+        let answer = self.ask.call_concurrent(acc, (self.n,)).await;
+        let _ = self.reply.send(answer.map(|((doubled, _),)| doubled));
+        Ok(())
+    }
+}
+
+type Ask = (u32, tokio::sync::oneshot::Sender<wasmtime::Result<u32>>);
+
+/// The design's actor (§4) in miniature: owns the store, keeps one
+/// `run_concurrent` for the instance's life, spawns a task per call.
+async fn actor(
+    mut store: Store<State>,
+    plugin: wake::Plugin,
+    mut calls: tokio::sync::mpsc::UnboundedReceiver<Ask>,
+) -> wasmtime::Result<()> {
+    let start = plugin.spike_wake_driver().func_start();
+    let ask = plugin.spike_wake_driver().func_ask();
+    store
+        .run_concurrent(async move |acc| {
+            start.call_concurrent(acc, ()).await?;
+            while let Some((n, reply)) = calls.recv().await {
+                acc.spawn(AskTask { ask, n, reply })?;
+            }
+            wasmtime::error::Ok(())
+        })
+        .await?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "spike: nested cargo build"]
+async fn s6_an_actor_on_a_tokio_task_serves_concurrent_calls() {
+    let wasm = build_spike("spike-plugin-wake", &[], "spike-plugin-wake").unwrap();
+    let (store, plugin) = instantiate(&wasm).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    // The point of S6: this compiles (the store and the actor are Send).
+    let actor = tokio::spawn(actor(store, plugin, rx));
+    let began = std::time::Instant::now();
+    let replies: Vec<_> = (0..1000)
+        .map(|n| {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            tx.send((n, reply)).unwrap();
+            answer
+        })
+        .collect();
+    for (n, answer) in (0..).zip(replies) {
+        let answer = tokio::time::timeout(Duration::from_secs(10), answer)
+            .await
+            .expect("no answer within 10 s")
+            .expect("the actor dropped the call");
+        assert_eq!(answer.unwrap(), 2 * n);
+    }
+    eprintln!(
+        "1000 concurrent asks through the driver: {:?}",
+        began.elapsed()
+    );
+    drop(tx);
+    actor.await.unwrap().unwrap();
 }
