@@ -119,6 +119,9 @@ pub mod __private {
     pub use crate::runner::{MainResult, no_async_host, run_main};
 
     pub use crate::bindings::export;
+    /// For plugin crates' `generate!` (spike S4, docs/design-plugins.md §7):
+    /// their export glue must be the same wit-bindgen as the SDK's.
+    pub use wit_bindgen;
 
     /// The `fn main` of a guest: natively, run the program on a real-time
     /// loop (handy for quick experiments); in a component, explain that a
