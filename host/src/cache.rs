@@ -183,7 +183,6 @@ fn untrusted_because(dir: &Path) -> Option<String> {
         Ok(path) => path,
         Err(err) => return Some(format!("cannot resolve it: {err}")),
     };
-    let mut first = true;
     for step in absolute.ancestors() {
         let meta = match std::fs::metadata(step) {
             Ok(meta) => meta,
@@ -194,7 +193,7 @@ fn untrusted_because(dir: &Path) -> Option<String> {
         let others_write = mode & 0o022 != 0;
         let sticky = mode & 0o1000 != 0;
         let show = step.display();
-        if first && step == absolute {
+        if step == absolute {
             if meta.uid() != me {
                 return Some(format!(
                     "it belongs to uid {}, not to this user",
@@ -215,7 +214,6 @@ fn untrusted_because(dir: &Path) -> Option<String> {
                 mode & 0o7777
             ));
         }
-        first = false;
     }
     None
 }
