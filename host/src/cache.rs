@@ -179,7 +179,9 @@ fn untrusted_because(dir: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     // Safety: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
-    let absolute = match std::path::absolute(dir) {
+    // Where it really is (symlinks resolved) when it exists: the
+    // directories checked are those above the target, not above a link.
+    let absolute = match std::fs::canonicalize(dir).or_else(|_| std::path::absolute(dir)) {
         Ok(path) => path,
         Err(err) => return Some(format!("cannot resolve it: {err}")),
     };
@@ -365,6 +367,19 @@ mod tests {
         // Sticky, as /tmp is: others cannot replace our directory.
         set(&base, 0o1777);
         assert_eq!(untrusted_because(&dir), None);
+        // A link to our directory inside an open one: the directories above
+        // the target are what count, not those above the link.
+        set(&base, 0o777);
+        let link = std::env::temp_dir().join(format!("aio-trust-link-{}", std::process::id()));
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let why = untrusted_because(&link);
+        std::fs::remove_file(&link).unwrap();
+        assert!(
+            why.is_some_and(|w| w.contains("above it")),
+            "a link hid the open parent"
+        );
+        set(&base, 0o700);
         std::fs::remove_dir_all(&base).unwrap();
     }
 
