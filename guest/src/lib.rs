@@ -76,11 +76,25 @@ pub mod bindings {
     });
 }
 
+/// The SDK's `aio:host/control` export of every plugin (see [`plugin`]);
+/// private to the SDK.
+#[doc(hidden)]
+pub mod control_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "aio:host/sdk-exports",
+        pub_export_macro: true,
+        export_macro_name: "export_control",
+        default_bindings_module: "asyncio::control_bindings",
+    });
+}
+
 mod debug;
 pub mod errors;
 pub mod events;
 pub mod futures;
 pub mod net;
+pub mod plugin;
 pub mod queues;
 pub mod runner;
 mod runtime;
@@ -93,7 +107,7 @@ pub mod testing;
 pub mod time;
 pub mod transports;
 
-pub use asyncio_macros::main;
+pub use asyncio_macros::{generate, main, plugin};
 pub use errors::{Error, ErrorKind, Result};
 pub use events::{Handle, Loop, TimerHandle, get_running_loop, try_get_running_loop};
 pub use futures::Future;
@@ -119,6 +133,25 @@ pub mod __private {
     pub use crate::runner::{MainResult, no_async_host, run_main};
 
     pub use crate::bindings::export;
+    pub use crate::control_bindings::export_control;
+    pub use crate::plugin::{
+        Options as PluginOptions, call as plugin_call, call_sync as plugin_call_sync,
+    };
+
+    /// The SDK's `aio:host/control` export, which every plugin gets from
+    /// `asyncio::generate!`.
+    #[derive(Debug)]
+    pub struct Control;
+
+    impl crate::control_bindings::exports::aio::host::control::Guest for Control {
+        async fn start() {
+            crate::plugin::start()
+        }
+
+        fn task_dump() -> String {
+            crate::plugin::task_dump()
+        }
+    }
     /// For plugin crates' `generate!` (spike S4, docs/design-plugins.md §7):
     /// their export glue must be the same wit-bindgen as the SDK's.
     pub use wit_bindgen;
@@ -148,4 +181,25 @@ pub mod __private {
             }
         }
     }
+}
+
+/// `asyncio::generate!` expands to this first: plugins need the `plugin`
+/// feature (wit-bindgen's cross-task wake-ups).
+#[cfg(feature = "plugin")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __plugin_feature_check {
+    () => {};
+}
+
+#[cfg(not(feature = "plugin"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __plugin_feature_check {
+    () => {
+        ::core::compile_error!(
+            "asyncio plugins need the crate's `plugin` feature: \
+             asyncio = { version = \"...\", features = [\"plugin\"] }"
+        );
+    };
 }
