@@ -38,8 +38,11 @@ def build(sh):
     sh("cargo", "build", "--quiet", "--release", "-p", "bench-plugins", *features)
     if has_plugin_api():
         sh("cargo", "build", "--quiet", "--release", "-p", "bench-plugin", "--target", "wasm32-wasip2")
-    # Its own workspace, lock file and target dir (bench/extism/.cargo/config.toml).
-    sh("cargo", "build", "--quiet", "--release", "--manifest-path", EXTISM_MANIFEST)
+    # Its own workspace, lock file and target dir. (Cargo reads
+    # bench/extism/.cargo/config.toml only when run from that directory,
+    # so the target dir is given here too.)
+    sh("cargo", "build", "--quiet", "--release", "--manifest-path", EXTISM_MANIFEST,
+       "--target-dir", os.path.join(ROOT, "target", "bench-extism"))
 
 
 def merge_best(runs):
