@@ -356,3 +356,39 @@ async fn ten_thousand_create_call_drop_cycles_leak_neither_descriptors_nor_memor
         t0.elapsed()
     );
 }
+
+/// `aio call`: one export, arguments and result in WAVE, statuses as `aio run`.
+#[test]
+fn aio_call_with_good_and_bad_input() {
+    use crate::util::aio;
+    aio(&["call", TEST_PLUGIN, r#"greet("world")"#])
+        .status(0)
+        .stdout_is("\"hello, world! (task api.greet)\"\n");
+    aio(&["call", TEST_PLUGIN, r#"await api.sleep(5, "done")"#])
+        .status(0)
+        .stdout_is("\"done\"\n");
+    aio(&["call", TEST_PLUGIN, "greet(1)"])
+        .status(2)
+        .stderr_has("expected aio-test:plugin/api.greet@0.1.0: async func(name: string) -> string");
+    aio(&["call", TEST_PLUGIN, r#"greet("a"#])
+        .status(2)
+        .stderr_has("not a call in WAVE syntax");
+    aio(&["call", TEST_PLUGIN, "nope()"])
+        .status(125)
+        .stderr_has("no export function `nope`");
+    aio(&[
+        "call",
+        TEST_PLUGIN,
+        r#"sleep(60000, "x")"#,
+        "--call-timeout",
+        "100ms",
+    ])
+    .status(124)
+    .stderr_has("the call timed out after 100ms");
+    aio(&["call", TEST_PLUGIN, r#"echo("127.0.0.1:9", "x")"#])
+        .status(0)
+        .stdout_has("err(\"permission denied: connect to 127.0.0.1:9 refused: run with --allow-net=127.0.0.1:9\")");
+    aio(&["call", TEST_PLUGIN, "spin()", "--max-cpu", "200ms"])
+        .status(152)
+        .stderr_has("CPU limit exceeded");
+}
