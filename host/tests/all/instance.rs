@@ -392,3 +392,46 @@ fn aio_call_with_good_and_bad_input() {
         .status(152)
         .stderr_has("CPU limit exceeded");
 }
+
+/// The embedder's own view of the plugin: only the exports it calls.
+mod view {
+    wasmtime::component::bindgen!({
+        inline: "
+            package aio-test:plugin@0.1.0;
+            interface api {
+                greet: async func(name: string) -> string;
+                sleep: async func(ms: u32, value: string) -> string;
+            }
+            world view { export api; }
+        ",
+        world: "view",
+        exports: { default: async | store },
+    });
+}
+
+/// Typed calls through the embedder's `bindgen!`, with a timeout too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_calls_through_the_embedders_bindings() {
+    let p = plugin();
+    let indices =
+        view::ViewIndices::new(p.instance_pre()).expect("the plugin has the view's exports");
+    let i = p.instantiate(InstanceOptions::new()).await.unwrap();
+    let api = i
+        .bind(move |store, instance| indices.load(store, instance))
+        .await
+        .unwrap();
+    let greet = api.aio_test_plugin_api().func_greet();
+    let (out,) = i.call_typed(greet, ("typed".to_string(),)).await.unwrap();
+    assert_eq!(out, "hello, typed! (task api.greet)");
+    let sleep = api.aio_test_plugin_api().func_sleep();
+    let e = i
+        .call_typed_with(
+            sleep,
+            (60_000, "typed late".to_string()),
+            CallOptions::new().timeout(Duration::from_millis(50)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CallTimeout, "{e}");
+    assert_eq!(cleanups(&i).await, ["typed late cancelled"]);
+}
