@@ -86,17 +86,20 @@
 pub mod audit;
 mod bindings;
 pub mod cache;
+mod calls;
 pub mod error;
 pub mod inspect;
 pub mod limits;
 pub mod net;
 pub mod outcome;
+pub mod plugin;
 pub mod policy;
 pub mod pooling;
 pub mod process;
 pub mod runner;
 pub mod signals;
 pub mod stdio;
+pub mod store;
 mod streams;
 pub mod units;
 
@@ -105,6 +108,7 @@ pub use error::{Error, ErrorKind};
 pub use inspect::Inspection;
 pub use limits::Limits;
 pub use outcome::{Outcome, Status};
+pub use plugin::{CallOptions, Instance, InstanceOptions, Plugin};
 pub use policy::{AuditEvent, AuditHook, EnvGrant, Grants};
 pub use pooling::Pooling;
 pub use runner::{Program, RunOptions, Runtime, RuntimeBuilder};
