@@ -2,8 +2,8 @@
 //! [`exit`].
 //!
 //! `#[asyncio::main]` uses a `Runner` for you. Use one directly to run a
-//! coroutine on a fresh loop from other async code, for example inside a
-//! plugin's exported async function:
+//! coroutine on a fresh loop from other async code (a plugin's exports
+//! already run on their instance's loop: see [`plugin`](mod@crate::plugin)):
 //!
 //! ```no_run
 //! # async fn export() -> asyncio::Result<u32> {
@@ -80,13 +80,18 @@ impl Runner {
 
     pub(crate) fn make_loop(&self, clock: Clock) -> std::rc::Rc<LoopInner> {
         let lp = LoopInner::new(clock);
+        self.configure(&lp);
+        lp
+    }
+
+    /// Applies these settings to a loop.
+    pub(crate) fn configure(&self, lp: &LoopInner) {
         let debug = self
             .debug
             .unwrap_or_else(|| std::env::var(DEBUG_ENV).is_ok_and(|v| !v.is_empty() && v != "0"));
         lp.debug.set(debug);
         lp.eager.set(self.eager_tasks);
         lp.slow_callback.set(self.slow_callback_duration);
-        lp
     }
 
     /// Runs `main` to completion on a new loop and gives its result.

@@ -28,6 +28,7 @@ fn main() {
     for watched in [
         "guest",
         "tests/programs",
+        "tests/plugin",
         "examples",
         "wit",
         "Cargo.toml",
@@ -47,6 +48,10 @@ fn main() {
 
     let programs = test_programs(&workspace.join("tests/programs/src/bin"));
     let examples = examples(&workspace.join("examples"));
+    // Plugins (cdylibs) turn on asyncio's `plugin` feature, so they are
+    // built apart from the programs, which must not get it.
+    let mut plugins = vec!["test-plugin".to_string()];
+    plugins.extend(plugin_examples(&workspace.join("examples")));
 
     // Cargo unifies features across the packages of one build, so an example
     // that turns asyncio's default features off (to import only standard
@@ -61,11 +66,18 @@ fn main() {
     for example in alone {
         build(&workspace, &target_dir, &[example]);
     }
+    build(&workspace, &target_dir, &plugins);
 
     let wasm_dir = target_dir.join(TARGET).join(PROFILE);
     let mut code = String::new();
     let mut constant = |name: &str, what: &str| {
-        let path = wasm_dir.join(format!("{name}.wasm"));
+        // (A cdylib's file is named after its crate: `-` becomes `_`.)
+        let file = if what == "plugin" {
+            name.replace('-', "_")
+        } else {
+            name.to_owned()
+        };
+        let path = wasm_dir.join(format!("{file}.wasm"));
         assert!(
             path.is_file(),
             "the nested build did not produce {}",
@@ -84,6 +96,9 @@ fn main() {
     }
     for name in &examples {
         constant(name, "example");
+    }
+    for name in &plugins {
+        constant(name, "plugin");
     }
 
     code.push_str(
@@ -147,19 +162,36 @@ fn test_programs(bin_dir: &Path) -> BTreeMap<String, Vec<String>> {
     suites
 }
 
-/// The package names of examples/*/Cargo.toml that have a `src/main.rs`.
+/// The package names of the guest programs in examples/: those with a
+/// `src/main.rs` (native examples, which depend on `aio-host`, excepted).
 fn examples(dir: &Path) -> Vec<String> {
+    example_packages(dir, |p| p.join("src/main.rs").is_file() && !is_native(p))
+}
+
+/// The package names of the guest plugins in examples/ (a `src/lib.rs`).
+fn plugin_examples(dir: &Path) -> Vec<String> {
+    example_packages(dir, |p| p.join("src/lib.rs").is_file() && !is_native(p))
+}
+
+fn example_packages(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.join("src/main.rs").is_file())
+        .filter(|p| keep(p))
         .filter_map(|p| package_name(&p.join("Cargo.toml")))
         .collect();
     names.sort();
     names
+}
+
+/// An example that runs natively (it embeds the host).
+fn is_native(package_dir: &Path) -> bool {
+    std::fs::read_to_string(package_dir.join("Cargo.toml"))
+        .map(|manifest| manifest.contains("aio-host"))
+        .unwrap_or(false)
 }
 
 /// The `name` of a manifest's `[package]` table.

@@ -1,4 +1,8 @@
-//! `#[asyncio::main]`: the entry point of an asyncio-wasm guest.
+//! The SDK's macros: `#[asyncio::main]` (the entry point of a program),
+//! and for plugins `asyncio::generate!` (their bindings, `generate.rs`) and
+//! `#[asyncio::plugin]` (their exports on the instance's loop, `plugin.rs`).
+//!
+//! `#[asyncio::main]`:
 //!
 //! ```ignore
 //! #[asyncio::main]                 // or #[asyncio::main(debug = true, eager_tasks = true)]
@@ -11,11 +15,38 @@
 //! Rust requires of a binary), which explains that a WASI 0.3 host is needed
 //! (natively, it runs the program on a real-time loop).
 
+mod generate;
+mod plugin;
+
 use proc_macro::TokenStream;
 use quote::quote;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, ItemFn, Lit, MetaNameValue, Token, parse_macro_input};
+
+/// A plugin's bindings: see the `asyncio` crate's docs (`asyncio::generate!`).
+#[proc_macro]
+pub fn generate(input: TokenStream) -> TokenStream {
+    match generate::expand(input.into()) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// A plugin's exports on its instance's loop: see the `asyncio` crate's
+/// docs (`#[asyncio::plugin]`).
+#[proc_macro_attribute]
+pub fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as syn::ItemImpl);
+    let options = match Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse(args) {
+        Ok(o) => o,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    match plugin::expand(options, item) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
 
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {

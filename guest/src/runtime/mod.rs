@@ -17,6 +17,7 @@
 
 pub(crate) mod clock;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod slab;
 pub(crate) mod task;
 pub(crate) mod timers;
@@ -164,7 +165,10 @@ impl LoopInner {
             .wake_state
             .scheduled
             .store(false, std::sync::atomic::Ordering::Relaxed);
-        if !header.started.replace(true) && header.must_cancel.get() {
+        if !header.started.replace(true)
+            && header.must_cancel.get()
+            && !header.start_even_if_cancelled.get()
+        {
             // Cancelled before it ever ran: the body never starts.
             task.discard();
             let error = Error::cancelled(header.cancel_message());

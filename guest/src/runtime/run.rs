@@ -3,7 +3,8 @@
 //!
 //! [`RunLoop`] runs the main task, then (as `asyncio.run` does) cancels the
 //! tasks still pending and waits for them, reports errors they raised while
-//! being cancelled, and closes the loop. How it waits when nothing is ready
+//! being cancelled, and closes the loop. Turning the loop itself is
+//! [`Drive`], which a plugin instance's loop (`serve.rs`) shares. How it waits when nothing is ready
 //! is a [`Park`]: in a guest, a single `wasi:clocks` `wait-until` for the
 //! earliest timer (the component runtime also wakes the loop when an import
 //! a task awaits completes); in native tests, a virtual clock jumps.
@@ -91,12 +92,10 @@ enum Phase {
     Done,
 }
 
-/// The loop's root future: runs `main` to completion, then shuts down.
-pub(crate) struct RunLoop<T, P> {
-    lp: Rc<LoopInner>,
-    main: Rc<dyn TaskOutput<T>>,
-    result: Option<Result<T>>,
-    phase: Phase,
+/// Turning a loop: run what is ready, give the host turns while busy,
+/// drain events, and park when idle. Shared by the two root futures: a
+/// program's [`RunLoop`] and a plugin instance's `ServeLoop`.
+pub(crate) struct Drive<P> {
     park: P,
     /// The clock as last read, and how many iterations have used it since:
     /// reading the host clock costs about as much as a task switch, so with
@@ -111,19 +110,9 @@ pub(crate) struct RunLoop<T, P> {
 /// iterations.
 const CLOCK_READ_EVERY: u32 = 16;
 
-impl<T: 'static, P: Park> RunLoop<T, P> {
-    pub(crate) fn new<F>(lp: Rc<LoopInner>, main: F, park: P) -> RunLoop<T, P>
-    where
-        F: Future<Output = Result<T>> + 'static,
-    {
-        let _enter = enter(&lp);
-        let eager = lp.eager.get();
-        let main: Rc<dyn TaskOutput<T>> = lp.spawn(main, Some("main".to_string()), eager);
-        RunLoop {
-            lp,
-            main,
-            result: None,
-            phase: Phase::Main,
+impl<P: Park> Drive<P> {
+    pub(crate) fn new(park: P) -> Drive<P> {
+        Drive {
             park,
             now: 0,
             clock_reuses: CLOCK_READ_EVERY,
@@ -131,27 +120,73 @@ impl<T: 'static, P: Park> RunLoop<T, P> {
         }
     }
 
-    /// The main task (for `asyncio.run`'s SIGINT behaviour).
-    pub(crate) fn main_task(&self) -> std::rc::Weak<dyn TaskRun> {
-        let main: Rc<dyn TaskRun> = self.main.clone();
-        Rc::downgrade(&main)
-    }
-
-    fn main_result(&self) -> Result<T> {
-        let header = self.main.header();
-        match header.state.get() {
-            State::Finished => self
-                .main
-                .take_value()
-                .ok_or_else(|| crate::Error::invalid_state("main result already taken")),
-            _ => Err(header
-                .retrieve_error()
-                .unwrap_or_else(|| crate::Error::cancelled(None))),
+    /// One poll of a loop's root future. `finished` is asked before every
+    /// iteration; once it gives a value, the poll returns it.
+    pub(crate) fn poll<R>(
+        &mut self,
+        lp: &Rc<LoopInner>,
+        cx: &mut Context<'_>,
+        mut finished: impl FnMut(&Rc<LoopInner>) -> Option<R>,
+    ) -> Poll<R> {
+        let _enter = enter(lp);
+        lp.running.set(true);
+        // Signals from the host (a no-op unless a handler or asyncio.run's
+        // SIGINT behaviour asked for them).
+        crate::signals::poll(lp, cx);
+        if self.park.drains() && self.ask_for_events(lp) {
+            cx.waker().wake_by_ref();
+            lp.running.set(false);
+            return Poll::Pending;
+        }
+        loop {
+            if let Some(r) = finished(lp) {
+                lp.running.set(false);
+                return Poll::Ready(r);
+            }
+            let now = if self.clock_reuses < CLOCK_READ_EVERY && lp.next_deadline().is_none() {
+                self.clock_reuses += 1;
+                self.now
+            } else {
+                self.clock_reuses = 0;
+                self.now = lp.clock.now();
+                self.now
+            };
+            let ran = lp.run_once(now);
+            if lp.shared.len() > 0 {
+                if self.park.should_yield(now) {
+                    if self.park.drains() {
+                        // The host's turn is a drain (see `Drain`).
+                        self.drain.mark = Some(lp.shared.wakes());
+                        self.drain.taken = 0;
+                    }
+                    cx.waker().wake_by_ref();
+                    lp.running.set(false);
+                    return Poll::Pending;
+                }
+                continue;
+            }
+            if ran > 0 {
+                continue; // the root may have finished: check first
+            }
+            let deadline = lp.next_deadline();
+            if matches!(deadline, Some(d) if d <= lp.clock.now()) {
+                continue;
+            }
+            if crate::signals::poll(lp, cx) {
+                continue;
+            }
+            if self.park.park(lp, deadline, cx).is_ready() {
+                continue;
+            }
+            if !lp.shared.park(cx.waker()) {
+                continue; // a task became ready meanwhile
+            }
+            self.drain.parked = true;
+            lp.running.set(false);
+            return Poll::Pending;
         }
     }
-}
 
-impl<T, P> RunLoop<T, P> {
     /// True to return `Pending` (having woken itself) so that the component
     /// runtime delivers one more ready event first: see [`Drain`].
     fn ask_for_events(&mut self, lp: &LoopInner) -> bool {
@@ -189,6 +224,98 @@ impl<T, P> RunLoop<T, P> {
     }
 }
 
+/// The loop's root future: runs `main` to completion, then shuts down.
+pub(crate) struct RunLoop<T, P> {
+    lp: Rc<LoopInner>,
+    main: Rc<dyn TaskOutput<T>>,
+    result: Option<Result<T>>,
+    phase: Phase,
+    drive: Drive<P>,
+}
+
+impl<T: 'static, P: Park> RunLoop<T, P> {
+    pub(crate) fn new<F>(lp: Rc<LoopInner>, main: F, park: P) -> RunLoop<T, P>
+    where
+        F: Future<Output = Result<T>> + 'static,
+    {
+        let _enter = enter(&lp);
+        let eager = lp.eager.get();
+        let main: Rc<dyn TaskOutput<T>> = lp.spawn(main, Some("main".to_string()), eager);
+        RunLoop {
+            lp,
+            main,
+            result: None,
+            phase: Phase::Main,
+            drive: Drive::new(park),
+        }
+    }
+
+    /// The main task (for `asyncio.run`'s SIGINT behaviour).
+    pub(crate) fn main_task(&self) -> std::rc::Weak<dyn TaskRun> {
+        let main: Rc<dyn TaskRun> = self.main.clone();
+        Rc::downgrade(&main)
+    }
+}
+
+/// `asyncio.run`'s phases: `Some` once the loop is done (and closed).
+fn advance<T>(
+    lp: &Rc<LoopInner>,
+    main: &Rc<dyn TaskOutput<T>>,
+    phase: &mut Phase,
+    result: &mut Option<Result<T>>,
+) -> Option<Result<T>> {
+    loop {
+        match phase {
+            Phase::Main if main.header().done() => {
+                *result = Some(main_result(main));
+                let leftovers = lp.all_tasks();
+                for t in &leftovers {
+                    t.header().request_cancel(None);
+                }
+                *phase = Phase::Shutdown(leftovers);
+            }
+            Phase::Shutdown(tasks) if tasks.iter().all(|t| t.header().done()) => {
+                for t in tasks.iter() {
+                    let h = t.header();
+                    if h.state.get() == State::Failed {
+                        lp.call_exception_handler(ExceptionContext {
+                            message: "unhandled exception during asyncio.run() shutdown".into(),
+                            error: h.retrieve_error(),
+                            task: Some(crate::tasks::TaskRef::from_rc(t.clone())),
+                        });
+                    }
+                }
+                *phase = Phase::Done;
+                lp.running.set(false);
+                lp.close();
+                return Some(
+                    result.take().unwrap_or_else(|| {
+                        Err(crate::Error::invalid_state("loop already finished"))
+                    }),
+                );
+            }
+            Phase::Done => {
+                return Some(Err(crate::Error::invalid_state(
+                    "the loop has already run to completion",
+                )));
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn main_result<T>(main: &Rc<dyn TaskOutput<T>>) -> Result<T> {
+    let header = main.header();
+    match header.state.get() {
+        State::Finished => main
+            .take_value()
+            .ok_or_else(|| crate::Error::invalid_state("main result already taken")),
+        _ => Err(header
+            .retrieve_error()
+            .unwrap_or_else(|| crate::Error::cancelled(None))),
+    }
+}
+
 // Nothing in a `RunLoop` is pinned: its fields are only ever moved whole.
 impl<T, P> Unpin for RunLoop<T, P> {}
 
@@ -196,98 +323,14 @@ impl<T: 'static, P: Park> Future for RunLoop<T, P> {
     type Output = Result<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
-        let this = &mut *self;
-        let lp = this.lp.clone();
-        let _enter = enter(&lp);
-        lp.running.set(true);
-        // Signals from the host (a no-op unless a handler or asyncio.run's
-        // SIGINT behaviour asked for them).
-        crate::signals::poll(&lp, cx);
-        if this.park.drains() && this.ask_for_events(&lp) {
-            cx.waker().wake_by_ref();
-            lp.running.set(false);
-            return Poll::Pending;
-        }
-        loop {
-            match &this.phase {
-                Phase::Main if this.main.header().done() => {
-                    this.result = Some(this.main_result());
-                    let leftovers = lp.all_tasks();
-                    for t in &leftovers {
-                        t.header().request_cancel(None);
-                    }
-                    this.phase = Phase::Shutdown(leftovers);
-                    continue;
-                }
-                Phase::Shutdown(tasks) if tasks.iter().all(|t| t.header().done()) => {
-                    for t in tasks {
-                        let h = t.header();
-                        if h.state.get() == State::Failed {
-                            lp.call_exception_handler(ExceptionContext {
-                                message: "unhandled exception during asyncio.run() shutdown".into(),
-                                error: h.retrieve_error(),
-                                task: Some(crate::tasks::TaskRef::from_rc(t.clone())),
-                            });
-                        }
-                    }
-                    this.phase = Phase::Done;
-                    lp.running.set(false);
-                    lp.close();
-                    let result = this.result.take();
-                    return Poll::Ready(result.unwrap_or_else(|| {
-                        Err(crate::Error::invalid_state("loop already finished"))
-                    }));
-                }
-                Phase::Done => {
-                    return Poll::Ready(Err(crate::Error::invalid_state(
-                        "the loop has already run to completion",
-                    )));
-                }
-                _ => {}
-            }
-
-            let now = if this.clock_reuses < CLOCK_READ_EVERY && lp.next_deadline().is_none() {
-                this.clock_reuses += 1;
-                this.now
-            } else {
-                this.clock_reuses = 0;
-                this.now = lp.clock.now();
-                this.now
-            };
-            let ran = lp.run_once(now);
-            if lp.shared.len() > 0 {
-                if this.park.should_yield(now) {
-                    if this.park.drains() {
-                        // The host's turn is a drain (see `Drain`).
-                        this.drain.mark = Some(lp.shared.wakes());
-                        this.drain.taken = 0;
-                    }
-                    cx.waker().wake_by_ref();
-                    lp.running.set(false);
-                    return Poll::Pending;
-                }
-                continue;
-            }
-            if ran > 0 {
-                continue; // the main task may have finished: check first
-            }
-            let deadline = lp.next_deadline();
-            if matches!(deadline, Some(d) if d <= lp.clock.now()) {
-                continue;
-            }
-            if crate::signals::poll(&lp, cx) {
-                continue;
-            }
-            if this.park.park(&lp, deadline, cx).is_ready() {
-                continue;
-            }
-            if !lp.shared.park(cx.waker()) {
-                continue; // a task became ready meanwhile
-            }
-            this.drain.parked = true;
-            lp.running.set(false);
-            return Poll::Pending;
-        }
+        let RunLoop {
+            lp,
+            main,
+            result,
+            phase,
+            drive,
+        } = &mut *self;
+        drive.poll(lp, cx, |lp| advance(lp, main, phase, result))
     }
 }
 

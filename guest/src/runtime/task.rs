@@ -93,6 +93,10 @@ pub(crate) struct Header {
     pub(crate) key: Cell<Option<Key>>,
     pub(crate) state: Cell<State>,
     pub(crate) started: Cell<bool>,
+    /// Run the body even if cancelled before its first step (a plugin's
+    /// export call must produce its value: the body sees the cancellation
+    /// at its first await instead).
+    pub(crate) start_even_if_cancelled: Cell<bool>,
     pub(crate) must_cancel: Cell<bool>,
     pub(crate) error_retrieved: Cell<bool>,
     pub(crate) num_cancels_requested: Cell<u32>,
@@ -132,6 +136,7 @@ impl Header {
             key: Cell::new(None),
             state: Cell::new(State::Pending),
             started: Cell::new(false),
+            start_even_if_cancelled: Cell::new(false),
             must_cancel: Cell::new(false),
             error_retrieved: Cell::new(false),
             num_cancels_requested: Cell::new(0),
@@ -253,6 +258,14 @@ impl Header {
         if !known {
             waiters.push(Waiter::Waker(waker.clone()));
         }
+    }
+
+    /// Forgets a waker [`add_waker`](Self::add_waker) registered (its task
+    /// is going away and must not be woken).
+    pub(crate) fn remove_waker(&self, waker: &Waker) {
+        self.waiters
+            .borrow_mut()
+            .retain(|w| !matches!(w, Waiter::Waker(w) if w.will_wake(waker)));
     }
 
     /// The error, marked as retrieved (it will not be reported as lost).

@@ -24,8 +24,8 @@ use crate::store::{CHILD_REAP_PATIENCE, GuestStore, RunState};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
-use wasmtime::{AsContextMut, StoreContextMut};
 use wasmtime::component::{Func, Instance as Wasm};
+use wasmtime::{AsContextMut, StoreContextMut};
 
 /// A closure run with the store and the instance (`Instance::bind`).
 pub(crate) type BindFn = Box<dyn FnOnce(StoreContextMut<'_, RunState>, &Wasm) + Send>;

@@ -73,11 +73,7 @@ pub(crate) struct DynamicCall {
 }
 
 impl Spawn for DynamicCall {
-    fn spawn(
-        mut self: Box<Self>,
-        acc: &Accessor<RunState>,
-        funcs: &Funcs,
-    ) -> wasmtime::Result<()> {
+    fn spawn(mut self: Box<Self>, acc: &Accessor<RunState>, funcs: &Funcs) -> wasmtime::Result<()> {
         let func = match self.target {
             Target::Export(i) => funcs.exports.get(i).copied(),
             Target::TaskDump => funcs.task_dump,

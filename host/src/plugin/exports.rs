@@ -201,17 +201,14 @@ mod tests {
         }
     }
 
+    /// An export of the test plugin (compiled once per test binary).
     fn sample() -> ExportFunc {
-        let engine = Engine::default();
-        let component = Component::new(
-            &engine,
-            r#"(component
-                (core module $m (func (export "f")))
-                (core instance $i (instantiate $m))
-                (func (export "f") (canon lift (core func $i "f"))))"#,
-        )
-        .unwrap();
-        Exports::of(&engine, &component).funcs.remove(0)
+        static SAMPLE: std::sync::LazyLock<ExportFunc> = std::sync::LazyLock::new(|| {
+            let runtime = crate::Runtime::builder().no_cache().build().unwrap();
+            let plugin = runtime.load_plugin(test_artifacts::TEST_PLUGIN).unwrap();
+            plugin.exports()[0].clone()
+        });
+        SAMPLE.clone()
     }
 
     #[test]
@@ -227,7 +224,12 @@ mod tests {
         ] {
             assert!(greet.answers_to(name), "{name}");
         }
-        for name in ["gree", "xgreet", "pi.greet", "aio-test:plugin/api.greet@0.2.0"] {
+        for name in [
+            "gree",
+            "xgreet",
+            "pi.greet",
+            "aio-test:plugin/api.greet@0.2.0",
+        ] {
             assert!(!greet.answers_to(name), "{name}");
         }
         assert_eq!(greet.name(), "aio-test:plugin/api.greet@0.1.0");

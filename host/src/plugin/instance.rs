@@ -201,7 +201,10 @@ impl Instance {
     pub async fn bind<T, F>(&self, bind: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(StoreContextMut<'_, RunState>, &wasmtime::component::Instance) -> wasmtime::Result<T>
+        F: FnOnce(
+                StoreContextMut<'_, RunState>,
+                &wasmtime::component::Instance,
+            ) -> wasmtime::Result<T>
             + Send
             + 'static,
     {

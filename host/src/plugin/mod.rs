@@ -67,6 +67,9 @@ mod exports;
 mod instance;
 mod options;
 mod typecheck;
+mod wave;
+
+pub use wave::format_results;
 
 pub use exports::ExportFunc;
 pub use instance::Instance;

@@ -26,6 +26,7 @@ macro_rules! check_suite {
 
 mod cli;
 mod examples;
+mod instance;
 mod net;
 mod plugins;
 mod process;
