@@ -195,3 +195,38 @@ fn an_instance_ends_with_the_tokio_runtime_it_runs_on() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanup_longer_than_the_cancel_grace_runs_on_detached() {
+    // `sleep`'s cleanup awaits 20 ms; a 1 ms grace does not wait for it.
+    let i = instance(InstanceOptions::new().cancel_grace(Duration::from_millis(1))).await;
+    let e = i
+        .call_with(
+            "sleep",
+            &sleep_args(60_000, "slow"),
+            CallOptions::new().timeout(Duration::from_millis(30)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CallTimeout, "{e}");
+    assert!(
+        e.to_string()
+            .contains("its cleanup did not finish within the 1ms cancel grace"),
+        "{e}"
+    );
+    // The cleanup finishes later, unobserved, and the instance serves on.
+    let start = Instant::now();
+    let recorded = loop {
+        let cleanups = i.call("cleanups", &[]).await.unwrap();
+        if cleanups == [Val::List(vec![Val::String("slow cancelled".into())])] {
+            break true;
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(recorded, "the detached cleanup never recorded itself");
+    let out = i.call("sleep", &sleep_args(1, "after")).await.unwrap();
+    assert_eq!(out, [Val::String("after".into())]);
+}
