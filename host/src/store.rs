@@ -1,10 +1,10 @@
 //! What every guest store is made of, for programs and plugins alike: the
-//! linker ([`linker`]), the store data ([`RunState`]) and a fresh store
-//! with its grants, limits and stdio ([`GuestStore::new`]).
+//! linker (`linker`), the store data ([`RunState`]) and a fresh store
+//! with its grants, limits and stdio (`GuestStore::new`).
 //!
 //! [`Program::run`](crate::Program::run) makes one store per run and
 //! [`Plugin::instantiate`](crate::plugin::Plugin::instantiate) one per
-//! instance; both go through [`GuestStore::new`], so a grant, a limit or a
+//! instance; both go through `GuestStore::new`, so a grant, a limit or a
 //! capture behaves the same in both.
 //!
 //! ```ignore

@@ -18,8 +18,8 @@
 //!   [`Instance::call_typed`] takes a `TypedFunc` from the embedder's own
 //!   `bindgen!` ([`Instance::bind`]).
 //! - Dropping a call's future, or its timeout, cancels it in the guest as
-//!   asyncio cancels a task; the caller gets [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled)
-//!   or [`ErrorKind::CallTimeout`](crate::ErrorKind::CallTimeout) once the
+//!   asyncio cancels a task; the caller gets [`ErrorKind::Cancelled`]
+//!   or [`ErrorKind::CallTimeout`] once the
 //!   guest's cleanup ran.
 //! - A trap, panic or limit ends the instance; every pending and later call
 //!   gets the same error, with the message `aio run` would print.

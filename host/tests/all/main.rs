@@ -27,6 +27,7 @@ macro_rules! check_suite {
 mod cli;
 mod examples;
 mod instance;
+mod instance_life;
 mod net;
 mod plugins;
 mod process;
