@@ -35,6 +35,33 @@
 //! | Event Loop: Unix signals | [`signals`]: [`Loop::add_signal_handler`], SIGINT cancels `main` |
 //! | Exceptions | [`errors`]: [`Error`], [`ErrorKind`] |
 //!
+//! # Plugins
+//!
+//! A guest can also be a plugin: a `cdylib` that exports its own WIT
+//! interface for a host application to call, while one asyncio loop per
+//! instance runs across the calls ([`plugin`](mod@plugin) has the semantics,
+//! docs/embedding.md the whole story). With the `plugin` feature:
+//!
+//! ```ignore
+//! // wit/greeter.wit:
+//! //   package acme:greeter@0.1.0;
+//! //   interface greeter { greet: async func(name: string) -> string; }
+//! //   world plugin { include aio:host/imports@0.1.0; export greeter; }
+//! asyncio::generate!({ world: "acme:greeter/plugin" });
+//!
+//! struct Greeter;
+//!
+//! #[asyncio::plugin]
+//! impl exports::acme::greeter::greeter::Guest for Greeter {
+//!     async fn greet(name: String) -> String {
+//!         let _ = asyncio::sleep(std::time::Duration::from_millis(10)).await;
+//!         format!("hello, {name}")
+//!     }
+//! }
+//!
+//! export!(Greeter);
+//! ```
+//!
 //! # Errors and cancellation
 //!
 //! Everything that can fail returns [`Result`]; `?` plays the role of
@@ -76,7 +103,7 @@ pub mod bindings {
     });
 }
 
-/// The SDK's `aio:host/control` export of every plugin (see [`plugin`]);
+/// The SDK's `aio:host/control` export of every plugin (see [`plugin`](mod@plugin));
 /// private to the SDK.
 #[doc(hidden)]
 pub mod control_bindings {
@@ -107,7 +134,26 @@ pub mod testing;
 pub mod time;
 pub mod transports;
 
-pub use asyncio_macros::{generate, main, plugin};
+/// A plugin's bindings: wit-bindgen's `generate!`, through the SDK's own
+/// wit-bindgen, with the WASI and `aio:host` interfaces the world imports
+/// taken from the SDK (no second copy of them), and the SDK's
+/// `aio:host/control` export added.
+///
+/// `asyncio::generate!({ world: "ns:pkg/world" })` reads the WIT in the
+/// crate's `wit/` directory (or `path: "..."`/`path: [...]`); other options
+/// are wit-bindgen's, passed through (`additional_derives`, `with`, ...),
+/// except `runtime_path`, `inline` and the export-macro options. The world
+/// usually includes `aio:host/imports@0.1.0`. Needs the `plugin` feature.
+/// See the [crate docs](crate#plugins).
+pub use asyncio_macros::generate;
+pub use asyncio_macros::main;
+/// Runs a plugin's exports on the instance's loop: put it on the impl of
+/// a generated `Guest` trait (written with its full path,
+/// `exports::ns::pkg::iface::Guest`). Each `async fn` runs as a task named
+/// `iface.func` (asyncio names); a plain `fn` runs inside the loop and
+/// cannot await. Options: `#[asyncio::plugin(debug = true, eager_tasks =
+/// true)]`, applied by the first call. See [`plugin`](mod@plugin).
+pub use asyncio_macros::plugin;
 pub use errors::{Error, ErrorKind, Result};
 pub use events::{Handle, Loop, TimerHandle, get_running_loop, try_get_running_loop};
 pub use futures::Future;

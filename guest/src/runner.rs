@@ -3,7 +3,7 @@
 //!
 //! `#[asyncio::main]` uses a `Runner` for you. Use one directly to run a
 //! coroutine on a fresh loop from other async code (a plugin's exports
-//! already run on their instance's loop: see [`plugin`](crate::plugin)):
+//! already run on their instance's loop: see [`plugin`](mod@crate::plugin)):
 //!
 //! ```no_run
 //! # async fn export() -> asyncio::Result<u32> {

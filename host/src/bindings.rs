@@ -4,7 +4,7 @@
 //! code generated here is the world itself ([`Guest`], [`GuestPre`], the
 //! `wasi:cli/run@0.3.0` export they call) and the `aio:host` interfaces,
 //! whose glue lives in `host.rs` files next to the behaviour they expose
-//! (`process/host.rs`, `signals/host.rs`). Functions that create or take streams and futures
+//! (`process/host.rs`, `signals/host.rs`, `calls.rs`). Functions that create or take streams and futures
 //! need the store (`store` below).
 //!
 //! ```ignore
@@ -25,6 +25,7 @@ wasmtime::component::bindgen!({
         "aio:host/process.[method]child.take-stdout": store | trappable,
         "aio:host/process.[method]child.take-stderr": store | trappable,
         "aio:host/process.[method]child.exit-status": store | trappable,
+        "aio:host/calls.enter": store | trappable,
         default: trappable,
     },
     exports: { default: async | store },

@@ -77,6 +77,28 @@ pub enum ErrorKind {
     /// [`signals`](crate::signals)). Status 128 + the number: 130 for
     /// SIGINT, 143 for SIGTERM.
     Signal(i32),
+    /// A plugin call was cancelled: its caller dropped it (or the
+    /// `aio call` command was interrupted). The guest saw the cancellation
+    /// and its cleanup ran (or its [cancel grace](crate::plugin::InstanceOptions::cancel_grace)
+    /// passed). Status 130, as for an interrupted command.
+    Cancelled,
+    /// A plugin call did not return within its per-call timeout
+    /// ([`CallOptions::timeout`](crate::plugin::CallOptions::timeout),
+    /// `aio call --timeout`); the guest saw the cancellation first. The
+    /// instance lives on. Status 124, as for [`Timeout`](Self::Timeout).
+    CallTimeout,
+    /// A plugin has no export of that name, or the short name fits several
+    /// (the message lists them), or it does not export what the call needs
+    /// (`aio:host/control` for a task dump). Status 125, as for
+    /// [`NoRunExport`](Self::NoRunExport).
+    NoSuchExport,
+    /// The arguments do not fit the export's signature (wrong count or
+    /// types, malformed WAVE); the message says what was expected. Status
+    /// 2, as for a usage error.
+    BadArguments,
+    /// The plugin instance was closed ([`Instance::close`](crate::plugin::Instance::close))
+    /// before or during the call. Status 70, as for [`Host`](Self::Host).
+    Closed,
     /// Anything else that went wrong in the host (I/O error, wasmtime error,
     /// a guest that broke a component-model rule the host reports as an
     /// error). Status 70 (`EX_SOFTWARE`).
@@ -97,7 +119,11 @@ impl ErrorKind {
             ErrorKind::HandleLimit => 153,
             ErrorKind::PoolExhausted => 75,
             ErrorKind::Signal(n) => (128 + n.clamp(1, 127)) as u8,
-            ErrorKind::Host => 70,
+            ErrorKind::Cancelled => 130,
+            ErrorKind::CallTimeout => 124,
+            ErrorKind::NoSuchExport => 125,
+            ErrorKind::BadArguments => 2,
+            ErrorKind::Host | ErrorKind::Closed => 70,
         }
     }
 
@@ -117,6 +143,11 @@ impl ErrorKind {
             ErrorKind::PoolExhausted => "instance pool exhausted",
             ErrorKind::StackOverflow => "stack overflow",
             ErrorKind::Signal(_) => "signal",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::CallTimeout => "call timeout",
+            ErrorKind::NoSuchExport => "no such export",
+            ErrorKind::BadArguments => "bad arguments",
+            ErrorKind::Closed => "instance closed",
             ErrorKind::Host => "host error",
         }
     }
@@ -130,7 +161,10 @@ impl fmt::Display for ErrorKind {
 
 /// A failure to load or run a guest: a kind, a one-line message, and
 /// optionally the guest's wasm backtrace.
-#[derive(Debug)]
+///
+/// `Clone`, because one failure can be the answer to many calls: every call
+/// in flight on a plugin instance that died gets the same error.
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
@@ -246,6 +280,15 @@ mod tests {
             ErrorKind::Precompiled.exit_status(),
             ErrorKind::NotAComponent.exit_status()
         );
+        // Plugin calls reuse the statuses of the run failures they mirror.
+        assert_eq!(ErrorKind::CallTimeout.exit_status(), 124);
+        assert_eq!(
+            ErrorKind::NoSuchExport.exit_status(),
+            ErrorKind::NoRunExport.exit_status()
+        );
+        assert_eq!(ErrorKind::Cancelled.exit_status(), 130);
+        assert_eq!(ErrorKind::BadArguments.exit_status(), 2);
+        assert_eq!(ErrorKind::Closed.exit_status(), 70);
     }
 
     #[test]

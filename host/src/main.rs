@@ -4,6 +4,7 @@
 //! aio run APP.wasm [--allow-env[=VAR,...]] [--allow-net=HOST:PORT,...]
 //!                  [--allow-listen=ADDR:PORT,...] [--timeout D] [--max-memory S] [--max-cpu D]
 //!                  [--max-handles N] [--allow-precompiled] [-- ARGS...]
+//! aio call APP.wasm 'EXPORT(ARGS...)' [the flags of run] [--call-timeout D]
 //! aio compile APP.wasm [-o APP.cwasm]
 //! aio inspect APP.wasm
 //! ```
@@ -11,6 +12,7 @@
 //! Errors are one line on stderr, prefixed `aio: `; the exit status says
 //! which kind (see the crate docs of `aio_host`, or docs/cli.md).
 
+use aio_host::plugin::InstanceOptions;
 use aio_host::units::{parse_duration, parse_size};
 use aio_host::{Error, Grants, Limits, LoadedFrom, Program, RunOptions, Runtime, Status};
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +39,8 @@ enum Command {
     Run(Box<RunArgs>),
     /// Precompile a guest to a .cwasm file (and fill the compile cache).
     Compile(CompileArgs),
+    /// Call one export of a plugin, with arguments and result in WAVE.
+    Call(Box<CallArgs>),
     /// List what a component imports and exports.
     Inspect(InspectArgs),
 }
@@ -46,6 +50,39 @@ struct RunArgs {
     /// The guest program.
     app: PathBuf,
 
+    #[command(flatten)]
+    sandbox: Sandbox,
+
+    /// Also run precompiled machine code (a .cwasm from `aio compile`).
+    /// It runs unchecked, outside the sandbox: use it only for files you
+    /// compiled yourself and nobody else could change.
+    #[arg(long)]
+    allow_precompiled: bool,
+
+    /// Arguments for the guest (after `--`).
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct CallArgs {
+    /// The plugin (a component exporting functions).
+    app: PathBuf,
+
+    /// The call, in WAVE syntax: EXPORT(ARG, ...), e.g. 'greet("world", 10)'.
+    call: String,
+
+    #[command(flatten)]
+    sandbox: Sandbox,
+
+    /// Give up on the call after this long (the guest's task is cancelled).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    call_timeout: Option<Duration>,
+}
+
+/// What a guest may use, and its limits (`aio run` and `aio call`).
+#[derive(Debug, Args)]
+struct Sandbox {
     /// Pass host environment variables: all of them, or only those listed.
     #[arg(
         long,
@@ -118,16 +155,6 @@ struct RunArgs {
     /// resources (default 100000).
     #[arg(long, value_name = "N")]
     max_handles: Option<usize>,
-
-    /// Also run precompiled machine code (a .cwasm from `aio compile`).
-    /// It runs unchecked, outside the sandbox: use it only for files you
-    /// compiled yourself and nobody else could change.
-    #[arg(long)]
-    allow_precompiled: bool,
-
-    /// Arguments for the guest (after `--`).
-    #[arg(last = true, value_name = "ARGS")]
-    args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +194,7 @@ async fn execute(cli: &Cli) -> Result<u8, Error> {
     let runtime = Runtime::new()?;
     match &cli.command {
         Command::Run(args) => run(&runtime, args, cli.verbose).await,
+        Command::Call(args) => call(&runtime, args).await,
         Command::Compile(args) => compile(&runtime, args, cli.verbose),
         Command::Inspect(args) => inspect(&runtime, args, cli.verbose),
     }
@@ -192,40 +220,9 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
     if verbose || *program.loaded_from() == LoadedFrom::Precompiled {
         say_loaded(&program);
     }
-    let grants = match &args.allow_env {
-        None => Grants::new(),
-        Some(names) if names.is_empty() => Grants::new().allow_all_env(),
-        Some(names) => Grants::new().allow_env_vars(names.iter().filter(|n| !n.is_empty())),
-    };
-    let mut grants = grants.allow_run(&args.allow_run);
-    if args.allow_shell {
-        grants = grants.allow_shell();
-    }
-    grants = grants.allow_net_rules(args.allow_net.clone(), args.allow_listen.clone());
-    if let Some(path) = &args.audit_log {
-        let log = aio_host::audit::AuditLog::create(path).map_err(|e| {
-            Error::from(std::io::Error::new(
-                e.kind(),
-                format!("cannot open the audit log {}: {e}", path.display()),
-            ))
-        })?;
-        grants = grants.audit(move |event| log.record(event));
-    }
-    let mut limits = Limits::new();
-    if let Some(timeout) = args.timeout {
-        limits = limits.timeout(timeout);
-    }
-    if let Some(bytes) = args.max_memory {
-        limits = limits.max_memory(bytes);
-    }
-    if let Some(cpu) = args.max_cpu {
-        limits = limits.max_cpu(cpu);
-    }
-    if let Some(handles) = args.max_handles {
-        limits = limits.max_handles(handles);
-    }
+    let (grants, limits) = args.sandbox.grants_and_limits()?;
     // SIGINT, SIGTERM, ... go to the guest (docs/signals.md).
-    let signals = aio_host::Signals::new().grace_period(args.signal_grace);
+    let signals = aio_host::Signals::new().grace_period(args.sandbox.signal_grace);
     let _forwarding = signals.forward_host_signals()?;
     let options = RunOptions::new()
         .args(args.args.iter().cloned())
@@ -236,6 +233,71 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
         Status::Failed(err) => Err(err),
         exited => Ok(exited.exit_status()),
     }
+}
+
+impl Sandbox {
+    fn grants_and_limits(&self) -> Result<(Grants, Limits), Error> {
+        let grants = match &self.allow_env {
+            None => Grants::new(),
+            Some(names) if names.is_empty() => Grants::new().allow_all_env(),
+            Some(names) => Grants::new().allow_env_vars(names.iter().filter(|n| !n.is_empty())),
+        };
+        let mut grants = grants.allow_run(&self.allow_run);
+        if self.allow_shell {
+            grants = grants.allow_shell();
+        }
+        grants = grants.allow_net_rules(self.allow_net.clone(), self.allow_listen.clone());
+        if let Some(path) = &self.audit_log {
+            let log = aio_host::audit::AuditLog::create(path).map_err(|e| {
+                Error::from(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot open the audit log {}: {e}", path.display()),
+                ))
+            })?;
+            grants = grants.audit(move |event| log.record(event));
+        }
+        let mut limits = Limits::new();
+        if let Some(timeout) = self.timeout {
+            limits = limits.timeout(timeout);
+        }
+        if let Some(bytes) = self.max_memory {
+            limits = limits.max_memory(bytes);
+        }
+        if let Some(cpu) = self.max_cpu {
+            limits = limits.max_cpu(cpu);
+        }
+        if let Some(handles) = self.max_handles {
+            limits = limits.max_handles(handles);
+        }
+        Ok((grants, limits))
+    }
+}
+
+async fn call(runtime: &Runtime, args: &CallArgs) -> Result<u8, Error> {
+    aio_host::process::adopt_orphans().map_err(|e| {
+        Error::from(std::io::Error::new(
+            e.kind(),
+            format!("cannot adopt orphaned subprocesses: {e}"),
+        ))
+    })?;
+    let plugin = runtime.load_plugin(&args.app)?;
+    let (export, params) = plugin.parse_call(&args.call)?;
+    let name = export.name();
+    let (grants, limits) = args.sandbox.grants_and_limits()?;
+    let signals = aio_host::Signals::new().grace_period(args.sandbox.signal_grace);
+    let _forwarding = signals.forward_host_signals()?;
+    let mut options = InstanceOptions::new()
+        .grants(grants)
+        .limits(limits)
+        .signals(&signals);
+    if let Some(timeout) = args.call_timeout {
+        options = options.call_timeout(timeout);
+    }
+    let instance = plugin.instantiate(options).await?;
+    let results = instance.call(&name, &params).await?;
+    println!("{}", aio_host::plugin::format_results(&results));
+    instance.close().await;
+    Ok(0)
 }
 
 fn parse_net_rule(entry: &str) -> Result<aio_host::net::NetRule, String> {

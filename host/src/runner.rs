@@ -27,29 +27,25 @@ use crate::bindings::GuestPre;
 use crate::cache::{self, CacheSetting, CompileCache, LoadedFrom};
 use crate::error::{Error, ErrorKind, one_line};
 use crate::inspect::Inspection;
-use crate::limits::{CpuMeter, EpochTicker, Limits, MemoryLimiter};
-use crate::net::NetAccess;
-use crate::net::wasi::{NetView, SocketsView};
-use crate::outcome::{Ended, LimitsHit, Outcome, classify_ending};
+use crate::limits::{EpochTicker, Limits};
+use crate::outcome::{Ended, Outcome, classify_ending};
 use crate::policy::Grants;
 use crate::pooling::Pooling;
-use crate::process::{Children, ProcessCtx, ProcessView, Processes, child::ChildrenGuard};
-use crate::signals::host::{SignalsData, SignalsView};
 use crate::signals::{RunSignals, Signals};
 use crate::stdio::Stdio;
+use crate::store::{CHILD_REAP_PATIENCE, GuestStore, RunState, Setup};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// Loads guest components and runs them. Create one per process (it owns a
 /// compiler, a linker and an epoch thread) and share it.
 pub struct Runtime {
-    engine: Engine,
-    linker: Linker<RunState>,
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<RunState>,
     cache: CompileCache,
-    ticker: Arc<EpochTicker>,
+    pub(crate) ticker: Arc<EpochTicker>,
 }
 
 /// Configures a [`Runtime`].
@@ -94,29 +90,7 @@ impl RuntimeBuilder {
         let engine = Engine::new(&config)
             .map_err(|e| Error::host("cannot create the wasmtime engine", &e))?;
 
-        let mut linker = Linker::new(&engine);
-        // Rust's std in the guest imports WASI 0.2 (stdio, environment,
-        // exit); the asyncio SDK imports WASI 0.3.
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| Error::host("cannot link WASI 0.2", &e))?;
-        // WASI 0.3 as wasmtime-wasi's `p3::add_to_linker` does, but with the
-        // host's own TCP and UDP sockets (crate::net::wasi).
-        let p3 = |e: wasmtime::Error| Error::host("cannot link WASI 0.3", &e);
-        wasmtime_wasi::p3::cli::add_to_linker(&mut linker).map_err(p3)?;
-        wasmtime_wasi::p3::clocks::add_to_linker(&mut linker).map_err(p3)?;
-        wasmtime_wasi::p3::filesystem::add_to_linker(&mut linker).map_err(p3)?;
-        wasmtime_wasi::p3::random::add_to_linker(&mut linker).map_err(p3)?;
-        crate::net::wasi::add_to_linker(&mut linker).map_err(p3)?;
-        crate::bindings::aio::host::process::add_to_linker::<_, Processes>(
-            &mut linker,
-            RunState::process,
-        )
-        .map_err(|e| Error::host("cannot link aio:host/process", &e))?;
-        crate::bindings::aio::host::signals::add_to_linker::<_, SignalsData>(
-            &mut linker,
-            RunState::signals,
-        )
-        .map_err(|e| Error::host("cannot link aio:host/signals", &e))?;
+        let linker = crate::store::linker(&engine)?;
 
         let ticker = EpochTicker::start(&engine)?;
         Ok(Runtime {
@@ -273,7 +247,7 @@ impl Runtime {
 
     /// Compiles (or fetches from the cache) the component in `bytes`; loads
     /// precompiled machine code only when `native` trusts it.
-    fn component(
+    pub(crate) fn component(
         &self,
         name: &str,
         bytes: &[u8],
@@ -318,7 +292,7 @@ impl Runtime {
 
 /// Whether precompiled machine code may be loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Native {
+pub(crate) enum Native {
     Refuse,
     Trust,
 }
@@ -461,32 +435,18 @@ impl Program {
             None => Arc::new(RunSignals::new(crate::signals::DEFAULT_GRACE_PERIOD)),
         };
 
-        let mut wasi = WasiCtx::builder();
-        wasi.arg(&self.name).args(&args);
-        let net = grants.apply(&mut wasi);
-        let captured = stdio.apply(&mut wasi);
-
-        let mut table = ResourceTable::new();
-        table.set_max_capacity(limits.handle_limit());
-        // Every child is killed if this future is dropped midway, and killed
-        // and reaped below when the guest ends, however it ends.
-        let children = ChildrenGuard(Children::new(limits.children_limit()));
-        let state = RunState {
-            wasi: wasi.build(),
-            net,
-            process: ProcessCtx::new(grants, children.0.clone()),
-            signals: run_signals.clone(),
-            table,
-            memory: MemoryLimiter::new(limits.memory_limit()),
-            cpu: CpuMeter::new(limits.cpu_limit()),
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.memory);
-        store.set_max_component_handles(limits.handle_limit());
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut cx| Ok(cx.data_mut().cpu.on_tick()));
-
-        let run = run_guest(&self.pre, &mut store);
+        let mut guest = GuestStore::new(
+            &self.engine,
+            Setup {
+                argv0: &self.name,
+                args: &args,
+                grants,
+                limits: &limits,
+                stdio,
+                signals: run_signals.clone(),
+            },
+        );
+        let run = run_guest(&self.pre, &mut guest.store);
         // A signal the guest does not handle (or a graceful one it took too
         // long over) ends the run, as the timeout does.
         let run = async {
@@ -502,16 +462,10 @@ impl Program {
             },
             None => run.await,
         };
-        let state = store.data();
-        let hit = LimitsHit {
-            memory: state.memory.refused(),
-            cpu: state.cpu.exhausted().then(|| limits.cpu_limit()).flatten(),
-            handles: limits.handle_limit(),
-        };
-        let status = classify_ending(ended, hit);
-        drop(store);
-        children.0.shutdown(CHILD_REAP_PATIENCE).await;
-        let (stdout, stderr) = captured.take();
+        let status = classify_ending(ended, guest.limits_hit());
+        drop(guest.store);
+        guest.children.0.shutdown(CHILD_REAP_PATIENCE).await;
+        let (stdout, stderr) = guest.captured.take();
         Outcome::new(status, stdout, stderr)
     }
 }
@@ -567,7 +521,7 @@ fn classify(bytes: &[u8]) -> Binary {
     }
 }
 
-fn read_program(path: &Path) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_program(path: &Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::new(
@@ -583,59 +537,10 @@ fn read_program(path: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn display_name(path: &Path) -> String {
+pub(crate) fn display_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
-}
-
-/// How long a run waits, after the guest ended, for its killed children to
-/// be reaped.
-const CHILD_REAP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The data of one run's store.
-pub(crate) struct RunState {
-    wasi: WasiCtx,
-    /// The host's TCP sockets' grants (`None`: no network).
-    net: Option<NetAccess>,
-    process: ProcessCtx,
-    signals: Arc<RunSignals>,
-    table: ResourceTable,
-    memory: MemoryLimiter,
-    cpu: CpuMeter,
-}
-
-impl RunState {
-    fn process(&mut self) -> ProcessView<'_> {
-        ProcessView {
-            ctx: &mut self.process,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl RunState {
-    fn signals(&mut self) -> SignalsView<'_> {
-        SignalsView(&self.signals)
-    }
-}
-
-impl NetView for RunState {
-    fn net_sockets(&mut self) -> SocketsView<'_> {
-        SocketsView {
-            net: self.net.as_ref(),
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiView for RunState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -33,8 +33,8 @@ pub enum Stdio {
     Capture,
 }
 
-/// The capture buffers of one run, when capturing.
-#[derive(Debug, Default)]
+/// The capture buffers of one run, when capturing (clones share them).
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Captured {
     pipes: Option<(MemoryOutputPipe, MemoryOutputPipe)>,
 }
@@ -43,6 +43,14 @@ impl Captured {
     /// What the guest wrote: (stdout, stderr). Empty when inheriting.
     pub(crate) fn take(self) -> (Vec<u8>, Vec<u8>) {
         match self.pipes {
+            Some((out, err)) => (out.contents().to_vec(), err.contents().to_vec()),
+            None => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// What the guest wrote so far: (stdout, stderr). Empty when inheriting.
+    pub(crate) fn contents(&self) -> (Vec<u8>, Vec<u8>) {
+        match &self.pipes {
             Some((out, err)) => (out.contents().to_vec(), err.contents().to_vec()),
             None => (Vec::new(), Vec::new()),
         }

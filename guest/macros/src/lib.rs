@@ -84,31 +84,13 @@ fn expand(
         ));
     }
 
+    let options = LoopOptions::parse(options)?;
     let mut runner = quote!(::asyncio::Runner::new());
-    for option in options {
-        let name = option
-            .path
-            .get_ident()
-            .map(|i| i.to_string())
-            .unwrap_or_default();
-        let value = match &option.value {
-            Expr::Lit(ExprLit {
-                lit: Lit::Bool(b), ..
-            }) => b.value,
-            other => {
-                return Err(syn::Error::new_spanned(other, "expected `true` or `false`"));
-            }
-        };
-        runner = match name.as_str() {
-            "debug" => quote!(#runner.debug(#value)),
-            "eager_tasks" => quote!(#runner.eager_tasks(#value)),
-            _ => {
-                return Err(syn::Error::new_spanned(
-                    &option.path,
-                    "unknown option: expected `debug` or `eager_tasks`",
-                ));
-            }
-        };
+    if let Some(debug) = options.debug {
+        runner = quote!(#runner.debug(#debug));
+    }
+    if options.eager_tasks {
+        runner = quote!(#runner.eager_tasks(true));
     }
 
     function.sig.ident = syn::Ident::new("__asyncio_user_main", function.sig.ident.span());
@@ -130,4 +112,42 @@ fn expand(
 
         ::asyncio::__private::export!(__AsyncioMain with_types_in ::asyncio::bindings);
     })
+}
+
+/// The loop options `#[asyncio::main(...)]` and `#[asyncio::plugin(...)]`
+/// take: `debug = bool`, `eager_tasks = bool`.
+#[derive(Default)]
+struct LoopOptions {
+    debug: Option<bool>,
+    eager_tasks: bool,
+}
+
+impl LoopOptions {
+    fn parse(options: Punctuated<MetaNameValue, Token![,]>) -> syn::Result<LoopOptions> {
+        let mut parsed = LoopOptions::default();
+        for option in options {
+            let name = option
+                .path
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
+            let value = match &option.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Bool(b), ..
+                }) => b.value,
+                other => return Err(syn::Error::new_spanned(other, "expected `true` or `false`")),
+            };
+            match name.as_str() {
+                "debug" => parsed.debug = Some(value),
+                "eager_tasks" => parsed.eager_tasks = value,
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        &option.path,
+                        "unknown option: expected `debug` or `eager_tasks`",
+                    ));
+                }
+            }
+        }
+        Ok(parsed)
+    }
 }

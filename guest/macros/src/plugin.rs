@@ -20,39 +20,18 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{
-    Expr, ExprLit, FnArg, ImplItem, ItemImpl, Lit, MetaNameValue, ReturnType, Token, parse_quote,
-};
+use syn::{FnArg, ImplItem, ItemImpl, MetaNameValue, ReturnType, Token, parse_quote};
 
 pub(crate) fn expand(
     options: Punctuated<MetaNameValue, Token![,]>,
     mut item: ItemImpl,
 ) -> syn::Result<TokenStream> {
-    let mut debug = quote!(::core::option::Option::None);
-    let mut eager = false;
-    for option in options {
-        let name = option
-            .path
-            .get_ident()
-            .map(|i| i.to_string())
-            .unwrap_or_default();
-        let value = match &option.value {
-            Expr::Lit(ExprLit {
-                lit: Lit::Bool(b), ..
-            }) => b.value,
-            other => return Err(syn::Error::new_spanned(other, "expected `true` or `false`")),
-        };
-        match name.as_str() {
-            "debug" => debug = quote!(::core::option::Option::Some(#value)),
-            "eager_tasks" => eager = value,
-            _ => {
-                return Err(syn::Error::new_spanned(
-                    &option.path,
-                    "unknown option: expected `debug` or `eager_tasks`",
-                ));
-            }
-        }
-    }
+    let parsed = crate::LoopOptions::parse(options)?;
+    let debug = match parsed.debug {
+        Some(on) => quote!(::core::option::Option::Some(#on)),
+        None => quote!(::core::option::Option::None),
+    };
+    let eager = parsed.eager_tasks;
     let options = quote! {
         &::asyncio::__private::PluginOptions { debug: #debug, eager_tasks: #eager }
     };

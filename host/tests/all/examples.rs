@@ -304,3 +304,35 @@ fn hello_imports_only_wasi() {
         .status(0)
         .stdout_has("aio:host/signals");
 }
+
+#[path = "../../../examples/plugin-host/src/demo.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod plugin_host_demo;
+
+/// examples/plugin-host's demo, on the test build of plugin-greeter:
+/// concurrent calls overlap, grants differ per instance, one instance
+/// crashes and the others serve on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_host() {
+    let mut out = Vec::new();
+    plugin_host_demo::run(std::path::Path::new(PLUGIN_GREETER), &mut out)
+        .await
+        .expect("the demo runs");
+    let out = String::from_utf8(out).unwrap();
+    for line in [
+        "30 greetings of 200 ms each, all at once, took",
+        "ms: they overlapped",
+        "alice greeted 10",
+        "alice's reminder task ran on: yes",
+        "alice fetch-line: ok(\"the host heard: hi\")",
+        "bob fetch-line: err(\"permission denied: connect to 127.0.0.1:",
+        "bob's slow call: greet: the call timed out after 100ms",
+        "mallory crash: the guest panicked",
+        "mallory afterwards: the guest panicked",
+        "alice still serves: \"Hello, alice!\"",
+        "bob still serves: \"Hello, bob!\"",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(out.contains("alice's tasks: #"), "{out}");
+}

@@ -26,6 +26,8 @@ macro_rules! check_suite {
 
 mod cli;
 mod examples;
+mod instance;
+mod instance_life;
 mod net;
 mod plugins;
 mod process;
