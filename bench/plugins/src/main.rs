@@ -7,7 +7,6 @@
 //! (`--quick` divides every count by 10; PATH defaults to bench/plugin's
 //! release build, `target/wasm32-wasip2/release/bench_plugin.wasm`).
 
-#[cfg(feature = "aio")]
 mod aio;
 mod raw;
 mod stats;
@@ -99,29 +98,7 @@ fn run(
     // Each engine (and its pool) is dropped before the next is made.
     let mut rows = vec![raw::sync_row(&counts)?, raw::async_row(&counts, &runtime)?];
     if with_aio {
-        rows.push(aio_row(&counts, &runtime, plugin)?);
+        rows.push(aio::row(&counts, &runtime, plugin)?);
     }
     Ok(stats::json_line(&rows))
-}
-
-#[cfg(feature = "aio")]
-fn aio_row(
-    counts: &Counts,
-    runtime: &tokio::runtime::Runtime,
-    plugin: &std::path::Path,
-) -> Result<stats::Row, Box<dyn std::error::Error>> {
-    aio::row(counts, runtime, plugin)
-}
-
-#[cfg(not(feature = "aio"))]
-fn aio_row(
-    _: &Counts,
-    _: &tokio::runtime::Runtime,
-    plugin: &std::path::Path,
-) -> Result<stats::Row, Box<dyn std::error::Error>> {
-    Err(format!(
-        "built without the `aio` feature (aio-host's plugin API), so {} cannot be measured; pass --no-aio",
-        plugin.display()
-    )
-    .into())
 }
