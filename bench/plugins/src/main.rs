@@ -7,7 +7,6 @@
 //! (`--quick` divides every count by 10; PATH defaults to bench/plugin's
 //! release build, `target/wasm32-wasip2/release/bench_plugin.wasm`).
 
-#[cfg(feature = "aio")]
 mod aio;
 mod raw;
 mod stats;
@@ -99,14 +98,7 @@ fn run(
     // Each engine (and its pool) is dropped before the next is made.
     let mut rows = vec![raw::sync_row(&counts)?, raw::async_row(&counts, &runtime)?];
     if with_aio {
-        #[cfg(feature = "aio")]
         rows.push(aio::row(&counts, &runtime, plugin)?);
-        #[cfg(not(feature = "aio"))]
-        return Err(format!(
-            "built without the `aio` feature (aio-host's plugin API), so {} cannot be measured; pass --no-aio",
-            plugin.display()
-        )
-        .into());
     }
     Ok(stats::json_line(&rows))
 }
