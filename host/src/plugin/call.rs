@@ -168,11 +168,32 @@ where
             label,
             mut reply,
         } = self;
+        // wasmtime panics, before touching the store, when the function
+        // belongs to another instance's store: an embedder's mistake that
+        // must fail this call, not the instance.
         let started = acc.with(|mut s| {
-            let call = func.start_call_concurrent(&mut s, params)?;
-            let cancel = s.data_mut().calls.register(call.task());
-            wasmtime::error::Ok((call, cancel))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                func.start_call_concurrent(&mut s, params)
+            }))
+            .map(|call| {
+                call.map(|call| {
+                    let cancel = s.data_mut().calls.register(call.task());
+                    (call, cancel)
+                })
+            })
         });
+        let started = match started {
+            Ok(started) => started,
+            Err(_) => {
+                let _ = reply.send(Err(Error::new(
+                    ErrorKind::BadArguments,
+                    format!(
+                        "{label}: the function was bound on another instance (bind it on this one)"
+                    ),
+                )));
+                return Ok(());
+            }
+        };
         let (call, cancel) = match started {
             Ok(started) => started,
             Err(e) => {

@@ -101,6 +101,16 @@ async fn typed_calls_through_bind_return_and_time_out() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::CallTimeout, "{e}");
+    // A function bound on another instance is refused; both serve on.
+    let other = instance(InstanceOptions::new()).await;
+    let e = other
+        .call_typed(greet, ("wrong".to_string(),))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadArguments, "{e}");
+    assert!(e.to_string().contains("bound on another instance"), "{e}");
+    assert!(other.call("calls", &[]).await.is_ok());
+    assert!(i.call_typed(greet, ("again".to_string(),)).await.is_ok());
     // A binding that does not fit the plugin fails with NoSuchExport.
     let e = i
         .bind(|mut store, instance| {
