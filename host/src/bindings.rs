@@ -26,6 +26,7 @@ wasmtime::component::bindgen!({
         "aio:host/process.[method]child.take-stderr": store | trappable,
         "aio:host/process.[method]child.exit-status": store | trappable,
         "aio:host/calls.enter": store | trappable,
+        "aio:host/calls.cancellations": store | trappable,
         default: trappable,
     },
     exports: { default: async | store },

@@ -3,29 +3,42 @@
 //!
 //! wasmtime 48 cannot cancel a guest task the host started, so
 //! cancellation is a protocol. Before a plugin call starts, the host
-//! [registers](CallSlots::register) the call's guest task and keeps the
-//! sending half of a one-shot channel. The SDK's first act in every export
-//! call is the sync import `enter()`, which finds the call it was made in
-//! (`async_call_stack().last()`: the root export task) and hands the guest
-//! a `future<cancel-reason>` that resolves when the host sends. Anything
-//! else (a second `enter` in the same call, the SDK's driver task, a
-//! program's `wasi:cli/run`) gets `none`.
+//! [registers](CallSlots::register) the call's guest task. The SDK's first
+//! act in every export call is the sync import `enter()`, which finds the
+//! call it was made in (`async_call_stack().last()`: the root export task)
+//! and gives the guest the call's number. Anything else (a second `enter`
+//! in the same call, the SDK's driver task, a program's `wasi:cli/run`)
+//! gets `none`. When the host gives up on a call the guest entered, it
+//! [sends](CallSlots::cancel) `(number, reason)` on the instance's one
+//! `cancellations` stream, which the SDK's driver keeps reading.
+//!
+//! One stream rather than a future per call: a guest dropping a pending
+//! future read (every call that ends normally would) does a synchronous
+//! `cancel-read`, and wasmtime 48 suspends the whole instance until the
+//! host side answers it; with 1,000 calls in flight every other call's
+//! events then queue up behind it (docs/PERFORMANCE.md, "Plugins").
 //!
 //! Guest task ids are table slots, reused once a task is gone (spike S2):
 //! the host [removes](CallSlots::remove) a call's slot when its host side
 //! ends, so a later call never inherits it.
 //!
 //! ```ignore
-//! let cancel = store.data_mut().calls.register(call.task());
-//! // ... the guest calls `enter()` and awaits the future ...
-//! let _ = cancel.send(CancelReason::Timeout); // the guest's future resolves
+//! store.data_mut().calls.register(call.task());
+//! // ... the guest calls `enter()` ...
+//! let entered = store.data_mut().calls.cancel(call.task(), CancelReason::Timeout);
 //! ```
 
 use crate::bindings::aio::host::calls as wit;
-use std::collections::HashMap;
-use tokio::sync::oneshot;
-use wasmtime::AsContextMut;
-use wasmtime::component::{Access, FutureReader, GuestTaskId, HasData};
+use crate::streams::answer;
+use std::collections::{HashMap, HashSet};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc;
+use wasmtime::component::{
+    Access, Destination, GuestTaskId, HasData, StreamProducer, StreamReader, StreamResult,
+    VecBuffer,
+};
+use wasmtime::{AsContextMut, StoreContextMut};
 
 /// Why the host gave up on a call (the WIT `cancel-reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,42 +58,65 @@ impl From<CancelReason> for wit::CancelReason {
     }
 }
 
-/// One registered call: the receiver `enter` hands to the guest (taken by
-/// the first `enter`), and whether that happened.
-#[derive(Debug)]
-struct CallSlot {
-    cancel: Option<oneshot::Receiver<CancelReason>>,
-}
-
-/// The calls of one store that the host tracks, by root guest task.
+/// The calls of one store that the host tracks, by root guest task, and
+/// the sending end of the guest's `cancellations` stream.
 #[derive(Debug, Default)]
 pub(crate) struct CallSlots {
-    slots: HashMap<GuestTaskId, CallSlot>,
+    /// Each call's number, once the guest entered it.
+    slots: HashMap<GuestTaskId, Option<u32>>,
+    /// The numbers of the calls in `slots`.
+    numbers: HashSet<u32>,
+    /// The next call number `enter` gives.
+    next: u32,
+    /// Feeds the stream the guest asked for last.
+    cancellations: Option<mpsc::UnboundedSender<wit::Cancellation>>,
 }
 
 impl CallSlots {
-    /// Tracks the call whose guest task is `task`; the returned sender
-    /// resolves the guest's `enter` future.
-    pub(crate) fn register(&mut self, task: GuestTaskId) -> oneshot::Sender<CancelReason> {
-        let (tx, rx) = oneshot::channel();
-        self.slots.insert(task, CallSlot { cancel: Some(rx) });
-        tx
+    /// Tracks the call whose guest task is `task`.
+    pub(crate) fn register(&mut self, task: GuestTaskId) {
+        if let Some(Some(stale)) = self.slots.insert(task, None) {
+            self.numbers.remove(&stale);
+        }
     }
 
-    /// Whether the guest of call `task` called `enter` (and so will see a
-    /// cancellation).
-    pub(crate) fn entered(&self, task: GuestTaskId) -> bool {
-        self.slots.get(&task).is_some_and(|s| s.cancel.is_none())
+    /// Tells the guest the host gave up on call `task`; false when the
+    /// guest cannot know (it never called `enter`, or reads no stream).
+    pub(crate) fn cancel(&mut self, task: GuestTaskId, reason: CancelReason) -> bool {
+        let Some(&Some(number)) = self.slots.get(&task) else {
+            return false;
+        };
+        let cancellation = wit::Cancellation {
+            call: number,
+            reason: reason.into(),
+        };
+        self.cancellations
+            .as_ref()
+            .is_some_and(|tx| tx.send(cancellation).is_ok())
     }
 
     /// Stops tracking call `task` (its host side ended).
     pub(crate) fn remove(&mut self, task: GuestTaskId) {
-        self.slots.remove(&task);
+        if let Some(Some(number)) = self.slots.remove(&task) {
+            self.numbers.remove(&number);
+        }
     }
 
-    /// The receiver for `enter` in call `task`, once.
-    fn enter(&mut self, task: GuestTaskId) -> Option<oneshot::Receiver<CancelReason>> {
-        self.slots.get_mut(&task)?.cancel.take()
+    /// Numbers call `task`, once.
+    fn enter(&mut self, task: GuestTaskId) -> Option<u32> {
+        let slot = self.slots.get_mut(&task)?;
+        if slot.is_some() {
+            return None;
+        }
+        // Skip numbers still in use: after 2^32 calls the counter wraps
+        // while a long call may still hold an old one.
+        let mut number = self.next;
+        while !self.numbers.insert(number) {
+            number = number.wrapping_add(1);
+        }
+        self.next = number.wrapping_add(1);
+        *slot = Some(number);
+        Some(number)
     }
 }
 
@@ -94,24 +130,64 @@ impl HasData for CallsData {
 impl wit::Host for &mut CallSlots {}
 
 impl<T> wit::HostWithStore<T> for CallsData {
-    fn enter(
-        mut store: Access<'_, T, Self>,
-    ) -> wasmtime::Result<Option<FutureReader<wit::CancelReason>>> {
+    fn enter(mut store: Access<'_, T, Self>) -> wasmtime::Result<Option<u32>> {
         // No concurrent call stack (not inside `run_concurrent`): no call.
         let root = match store.as_context_mut().async_call_stack() {
             Ok(stack) => stack.last(),
             Err(_) => None,
         };
-        let Some(cancel) = root.and_then(|task| store.get().enter(task)) else {
-            return Ok(None);
-        };
-        let future = FutureReader::new(&mut store, async move {
-            match cancel.await {
-                Ok(reason) => wasmtime::error::Ok(wit::CancelReason::from(reason)),
-                // The host side ended without giving up: never resolves.
-                Err(_) => std::future::pending().await,
+        Ok(root.and_then(|task| store.get().enter(task)))
+    }
+
+    fn cancellations(
+        mut store: Access<'_, T, Self>,
+    ) -> wasmtime::Result<StreamReader<wit::Cancellation>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        // Replacing the sender ends the stream given before.
+        store.get().cancellations = Some(tx);
+        StreamReader::new(&mut store, Cancellations(rx))
+    }
+}
+
+/// The `cancellations` stream: what [`CallSlots::cancel`] sends.
+struct Cancellations(mpsc::UnboundedReceiver<wit::Cancellation>);
+
+/// At most this many cancellations per read.
+const BATCH: usize = 64;
+
+impl<D> StreamProducer<D> for Cancellations {
+    type Item = wit::Cancellation;
+    type Buffer = VecBuffer<wit::Cancellation>;
+
+    fn poll_produce<'a>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut store: StoreContextMut<'a, D>,
+        mut dst: Destination<'a, Self::Item, Self::Buffer>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        let rx = &mut self.get_mut().0;
+        let room = dst.remaining(&mut store);
+        if room == Some(0) {
+            // A zero-length read (the SDK makes none): say ready, which a
+            // producer may do without testing.
+            return Poll::Ready(Ok(StreamResult::Completed));
+        }
+        let want = room.unwrap_or(1).min(BATCH);
+        let mut got = Vec::new();
+        while got.len() < want {
+            match rx.poll_recv(cx) {
+                Poll::Ready(Some(c)) => got.push(c),
+                Poll::Ready(None) if got.is_empty() => {
+                    return Poll::Ready(Ok(StreamResult::Dropped));
+                }
+                Poll::Ready(None) | Poll::Pending => break,
             }
-        })?;
-        Ok(Some(future))
+        }
+        if got.is_empty() {
+            return answer(Poll::Pending, finish);
+        }
+        dst.set_buffer(VecBuffer::from(got));
+        Poll::Ready(Ok(StreamResult::Completed))
     }
 }

@@ -41,7 +41,8 @@ async fn measure(counts: &Counts, plugin: &Plugin) -> Result<Row, Error> {
     let options = InstanceOptions::new;
     let mut row = Row::new("aio-host Instance");
     // Warm-up: first use of each pool slot and of the code pages.
-    for _ in 0..WARM_UP {
+    let warm_up = if counts.cycle == 0 { 1 } else { WARM_UP };
+    for _ in 0..warm_up {
         let instance = plugin.instantiate(options()).await?;
         instance.call("noop", &[]).await?;
         instance.close().await;
@@ -54,7 +55,9 @@ async fn measure(counts: &Counts, plugin: &Plugin) -> Result<Row, Error> {
         samples.push(t.elapsed());
         instance.close().await;
     }
-    row.latency("instantiate", &mut samples);
+    if !samples.is_empty() {
+        row.latency("instantiate", &mut samples);
+    }
     samples.clear();
     for _ in 0..counts.cycle {
         let t = Instant::now();
@@ -63,26 +66,30 @@ async fn measure(counts: &Counts, plugin: &Plugin) -> Result<Row, Error> {
         instance.close().await;
         samples.push(t.elapsed());
     }
-    row.latency("cycle", &mut samples);
+    if !samples.is_empty() {
+        row.latency("cycle", &mut samples);
+    }
 
     let instance = plugin.instantiate(options()).await?;
     let (noop, sleep_ms) = bind(plugin, &instance).await?;
-    let t = Instant::now();
-    for _ in 0..counts.calls {
-        instance.call_typed(noop, ()).await?;
+    if counts.calls > 0 {
+        let t = Instant::now();
+        for _ in 0..counts.calls {
+            instance.call_typed(noop, ()).await?;
+        }
+        row.set("trivial_calls_per_s", per_s(counts.calls, t.elapsed()));
+        let t = Instant::now();
+        for _ in 0..counts.calls {
+            instance.call("noop", &[]).await?;
+        }
+        row.set("dynamic_calls_per_s", per_s(counts.calls, t.elapsed()));
+        let rate = windowed(counts.calls, counts.in_flight, || {
+            let instance = instance.clone();
+            async move { instance.call_typed(noop, ()).await }
+        })
+        .await?;
+        row.set("trivial_in_flight_calls_per_s", rate);
     }
-    row.set("trivial_calls_per_s", per_s(counts.calls, t.elapsed()));
-    let t = Instant::now();
-    for _ in 0..counts.calls {
-        instance.call("noop", &[]).await?;
-    }
-    row.set("dynamic_calls_per_s", per_s(counts.calls, t.elapsed()));
-    let rate = windowed(counts.calls, counts.in_flight, || {
-        let instance = instance.clone();
-        async move { instance.call_typed(noop, ()).await }
-    })
-    .await?;
-    row.set("trivial_in_flight_calls_per_s", rate);
     let rate = windowed(counts.sleeps, counts.in_flight, || {
         let instance = instance.clone();
         async move { instance.call_typed(sleep_ms, (1,)).await }
@@ -92,6 +99,9 @@ async fn measure(counts: &Counts, plugin: &Plugin) -> Result<Row, Error> {
         .set("sleep_in_flight", counts.in_flight as f64);
     instance.close().await;
 
+    if counts.idle == 0 {
+        return Ok(row);
+    }
     let before = rss_bytes()?;
     let mut idle = Vec::with_capacity(counts.idle);
     for _ in 0..counts.idle {

@@ -3,9 +3,10 @@
 //! one process, printed as one JSON line `{"rows":[...]}` (one object per
 //! runtime). bench/extism measures the peer the same way.
 //!
-//! Usage: `bench-plugins [--quick] [--no-aio] [--plugin PATH]`
-//! (`--quick` divides every count by 10; PATH defaults to bench/plugin's
-//! release build, `target/wasm32-wasip2/release/bench_plugin.wasm`).
+//! Usage: `bench-plugins [--quick] [--no-aio] [--sleep-only] [--plugin PATH]`
+//! (`--quick` divides every count by 10; `--sleep-only` measures only aio's
+//! sleeping calls, for profiling; PATH defaults to bench/plugin's release
+//! build, `target/wasm32-wasip2/release/bench_plugin.wasm`).
 
 mod aio;
 mod raw;
@@ -21,8 +22,9 @@ pub const POOL_INSTANCES: u32 = 1_100;
 /// Untimed create-call-drop rounds before the timed ones.
 pub const WARM_UP: usize = 100;
 
-/// How many times each measurement runs.
-#[derive(Debug, Clone, Copy)]
+/// How many times each measurement runs (aio's row skips a measurement
+/// whose count is 0).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Counts {
     /// Instantiations timed one by one.
     pub instantiate: usize,
@@ -55,6 +57,7 @@ impl Counts {
 fn main() -> ExitCode {
     let mut quick = false;
     let mut with_aio = true;
+    let mut sleep_only = false;
     let mut plugin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/wasm32-wasip2/release/bench_plugin.wasm");
     let mut args = std::env::args().skip(1);
@@ -62,18 +65,27 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--quick" => quick = true,
             "--no-aio" => with_aio = false,
+            "--sleep-only" => sleep_only = true,
             "--plugin" => match args.next() {
                 Some(path) => plugin = path.into(),
                 None => return fail("--plugin needs a path"),
             },
             other => {
                 return fail(&format!(
-                    "unknown argument {other:?} (usage: bench-plugins [--quick] [--no-aio] [--plugin PATH])"
+                    "unknown argument {other:?} (usage: bench-plugins [--quick] [--no-aio] [--sleep-only] [--plugin PATH])"
                 ));
             }
         }
     }
-    match run(Counts::new(quick), with_aio, &plugin) {
+    let mut counts = Counts::new(quick);
+    if sleep_only {
+        counts = Counts {
+            sleeps: counts.sleeps,
+            in_flight: counts.in_flight,
+            ..Counts::default()
+        };
+    }
+    match run(counts, !sleep_only, with_aio || sleep_only, &plugin) {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
@@ -89,6 +101,7 @@ fn fail(why: &str) -> ExitCode {
 
 fn run(
     counts: Counts,
+    with_raw: bool,
     with_aio: bool,
     plugin: &std::path::Path,
 ) -> Result<String, Box<dyn std::error::Error>> {
@@ -96,7 +109,11 @@ fn run(
         .enable_all()
         .build()?;
     // Each engine (and its pool) is dropped before the next is made.
-    let mut rows = vec![raw::sync_row(&counts)?, raw::async_row(&counts, &runtime)?];
+    let mut rows = Vec::new();
+    if with_raw {
+        rows.push(raw::sync_row(&counts)?);
+        rows.push(raw::async_row(&counts, &runtime)?);
+    }
     if with_aio {
         rows.push(aio::row(&counts, &runtime, plugin)?);
     }

@@ -4,6 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use super::cancels::Cancels;
 use crate::runner::Runner;
 use crate::runtime::LoopInner;
 use crate::runtime::clock::Clock;
@@ -27,6 +28,11 @@ pub(crate) struct Instance {
     /// A driver task is turning the loop.
     #[cfg_attr(not(all(target_arch = "wasm32", feature = "plugin")), allow(dead_code))]
     driver: Rc<Cell<bool>>,
+    /// The calls the host may cancel.
+    cancels: Rc<Cancels>,
+    /// A reader of the host's cancellations is running.
+    #[cfg_attr(not(all(target_arch = "wasm32", feature = "plugin")), allow(dead_code))]
+    watching: Rc<Cell<bool>>,
 }
 
 thread_local! {
@@ -42,6 +48,8 @@ pub(crate) fn get(options: Option<&Options>) -> Rc<Instance> {
                     lp: Runner::new().make_loop(Clock::Host),
                     configured: Cell::new(false),
                     driver: Rc::new(Cell::new(false)),
+                    cancels: Rc::default(),
+                    watching: Rc::new(Cell::new(false)),
                 })
             })
             .clone()
@@ -59,6 +67,10 @@ impl Instance {
         &self.lp
     }
 
+    pub(crate) fn cancels(&self) -> &Rc<Cancels> {
+        &self.cancels
+    }
+
     fn configure(&self, options: &Options) {
         let mut runner = Runner::new().eager_tasks(options.eager_tasks);
         if let Some(debug) = options.debug {
@@ -67,16 +79,26 @@ impl Instance {
         runner.configure(&self.lp);
     }
 
-    /// Starts the driver unless one is alive: it joins the component-model
-    /// task that is running now (the host's `start` call, or this export
-    /// call, which then returns as usual and lives on as the driver).
+    /// Starts the driver unless one is alive, and the reader of the host's
+    /// cancellations unless one runs: they join the component-model task
+    /// that is running now (the host's `start` call, or this export call,
+    /// which then returns as usual and lives on as the driver).
     pub(crate) fn ensure_driver(&self) {
         #[cfg(all(target_arch = "wasm32", feature = "plugin"))]
-        if !self.driver.get() {
-            use crate::runtime::run::HostPark;
-            use crate::runtime::serve::ServeLoop;
-            let driver = ServeLoop::new(self.lp.clone(), HostPark::new(), self.driver.clone());
-            crate::__private::wit_bindgen::spawn_local(driver);
+        {
+            use crate::__private::wit_bindgen::spawn_local;
+            if !self.driver.get() {
+                use crate::runtime::run::HostPark;
+                use crate::runtime::serve::ServeLoop;
+                let driver = ServeLoop::new(self.lp.clone(), HostPark::new(), self.driver.clone());
+                spawn_local(driver);
+            }
+            if !self.watching.replace(true) {
+                spawn_local(super::cancels::watch(
+                    self.cancels.clone(),
+                    self.watching.clone(),
+                ));
+            }
         }
         #[cfg(all(target_arch = "wasm32", not(feature = "plugin")))]
         panic!(

@@ -30,10 +30,12 @@
 //! loop (`runtime::serve`); the host starts it with the SDK's
 //! `aio:host/control.start` export right after instantiating (the first
 //! export call starts it otherwise). An export call asks the host for its
-//! cancellation future (`aio:host/calls.enter`), hands its body to the loop
-//! as a task, and waits for that task. docs/design-plugins.md has the
-//! details.
+//! number (`aio:host/calls.enter`), hands its body to the loop as a task
+//! registered under that number, and waits for that task; a reader beside
+//! the driver takes the host's cancellations off the instance's one stream
+//! (`cancels`). docs/design-plugins.md has the details.
 
+mod cancels;
 mod instance;
 
 use std::cell::Cell;
@@ -44,6 +46,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::runtime::task::TaskRun;
 use crate::runtime::{LoopInner, enter};
+use cancels::{Cancels, Registration};
 
 pub use instance::Options;
 
@@ -67,8 +70,6 @@ impl CancelReason {
     }
 }
 
-type CancelFuture = Pin<Box<dyn Future<Output = CancelReason>>>;
-
 /// An async export call: runs `body` as a task named `name` on the
 /// instance's loop and gives its value (`#[asyncio::plugin]` wraps every
 /// `async fn` of the impl in this).
@@ -82,8 +83,9 @@ where
     instance.ensure_driver();
     // First, in this call's own component-model task: the host finds the
     // call by the task that asks.
-    let cancel = host_enter();
-    call_on(instance.lp(), name, cancel, body).await
+    let number = host_enter();
+    let cancels = number.map(|n| (instance.cancels().clone(), n));
+    call_on(instance.lp(), name, cancels, body).await
 }
 
 /// A synchronous export call: runs `body` inside the instance's loop.
@@ -109,12 +111,13 @@ pub fn task_dump() -> String {
     crate::tasks::task_dump()
 }
 
-/// Runs `body` as a task on `lp`, cancelled when `cancel` resolves or
-/// when the returned future is dropped.
+/// Runs `body` as a task on `lp`, registered in `cancels` under the
+/// call's number (so the host can cancel it), and cancelled when the
+/// returned future is dropped.
 pub(crate) async fn call_on<F, R>(
     lp: &Rc<LoopInner>,
     name: &'static str,
-    cancel: Option<CancelFuture>,
+    cancels: Option<(Rc<Cancels>, u32)>,
     body: F,
 ) -> R
 where
@@ -134,9 +137,11 @@ where
         false,
     );
     task.header().start_even_if_cancelled.set(true);
+    let task: Rc<dyn TaskRun> = task;
+    let registration = cancels.map(|(cancels, number)| cancels.register(number, &task));
     CallWait {
         task,
-        cancel,
+        _registration: registration,
         registered: None,
     }
     .await;
@@ -149,10 +154,11 @@ where
     }
 }
 
-/// Waits for a call's task; turns the host's cancellation into the task's.
+/// Waits for a call's task.
 struct CallWait {
     task: Rc<dyn TaskRun>,
-    cancel: Option<CancelFuture>,
+    /// Where the host's cancellation finds the task, while the call waits.
+    _registration: Option<Registration>,
     /// The waker registered with the task (the caller's).
     registered: Option<Waker>,
 }
@@ -183,14 +189,6 @@ impl Future for CallWait {
             this.task.header().add_waker(cx.waker());
             this.registered = Some(cx.waker().clone());
         }
-        if let Some(cancel) = &mut this.cancel
-            && let Poll::Ready(reason) = cancel.as_mut().poll(cx)
-        {
-            this.cancel = None;
-            this.task
-                .header()
-                .request_cancel(Some(reason.message().to_owned()));
-        }
         Poll::Pending
     }
 }
@@ -209,22 +207,15 @@ impl Drop for CallWait {
     }
 }
 
-/// Asks the host for this call's cancellation future.
+/// Asks the host for this call's number.
 #[cfg(target_arch = "wasm32")]
-fn host_enter() -> Option<CancelFuture> {
-    use crate::bindings::aio::host::calls;
-    let future = calls::enter()?;
-    Some(Box::pin(async move {
-        match future.await {
-            calls::CancelReason::Cancelled => CancelReason::Cancelled,
-            calls::CancelReason::Timeout => CancelReason::Timeout,
-        }
-    }))
+fn host_enter() -> Option<u32> {
+    crate::bindings::aio::host::calls::enter()
 }
 
 /// Natively there is no host to cancel calls.
 #[cfg(not(target_arch = "wasm32"))]
-fn host_enter() -> Option<CancelFuture> {
+fn host_enter() -> Option<u32> {
     None
 }
 

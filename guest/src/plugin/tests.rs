@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use super::{CancelFuture, CancelReason, call_on};
+use super::cancels::Cancels;
+use super::{CancelReason, call_on};
 use crate::runner::Runner;
 use crate::runtime::LoopInner;
 use crate::runtime::clock::Clock;
@@ -118,44 +119,17 @@ fn advance(lp: &LoopInner, driver: &CmTask, d: Duration) {
 fn call<R: 'static>(
     lp: &Rc<LoopInner>,
     name: &'static str,
-    cancel: Option<CancelFuture>,
+    cancels: Option<(Rc<Cancels>, u32)>,
     body: impl Future<Output = R> + 'static,
 ) -> (CmTask, Rc<RefCell<Option<R>>>) {
     let out = Rc::new(RefCell::new(None));
     let slot = out.clone();
     let lp = lp.clone();
     let task = CmTask::new(async move {
-        let value = call_on(&lp, name, cancel, body).await;
+        let value = call_on(&lp, name, cancels, body).await;
         *slot.borrow_mut() = Some(value);
     });
     (task, out)
-}
-
-/// A cancellation the test resolves by hand.
-#[derive(Default)]
-struct HostCancel {
-    reason: Cell<Option<CancelReason>>,
-    waker: RefCell<Option<Waker>>,
-}
-
-impl HostCancel {
-    fn future(self: &Rc<Self>) -> CancelFuture {
-        let me = self.clone();
-        Box::pin(std::future::poll_fn(move |cx| match me.reason.get() {
-            Some(r) => Poll::Ready(r),
-            None => {
-                *me.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }))
-    }
-
-    fn fire(&self, reason: CancelReason) {
-        self.reason.set(Some(reason));
-        if let Some(w) = self.waker.borrow_mut().take() {
-            w.wake();
-        }
-    }
 }
 
 fn ms(n: u64) -> Duration {
@@ -232,9 +206,9 @@ fn the_hosts_cancellation_reaches_the_body_whose_cleanup_may_await() {
     let lp = new_loop();
     let alive = Rc::new(Cell::new(false));
     let mut d = held_driver(&lp, &alive);
-    let host = Rc::new(HostCancel::default());
+    let cancels = Rc::new(Cancels::default());
     let lp2 = lp.clone();
-    let (mut c, out) = call(&lp, "api.sleep", Some(host.future()), async move {
+    let (mut c, out) = call(&lp, "api.sleep", Some((cancels.clone(), 7)), async move {
         match crate::sleep(Duration::from_secs(3600)).await {
             Err(e) if e.is_cancelled() => {
                 let seen = e.to_string();
@@ -250,7 +224,7 @@ fn the_hosts_cancellation_reaches_the_body_whose_cleanup_may_await() {
     });
     run(&mut [&mut c, &mut d], 100);
     assert!(!c.done(), "sleeping");
-    host.fire(CancelReason::Timeout);
+    cancels.cancel(7, CancelReason::Timeout);
     run(&mut [&mut c, &mut d], 100);
     assert!(!c.done(), "the cleanup awaits its own sleep");
     advance(&lp, &d, ms(20));
@@ -259,6 +233,7 @@ fn the_hosts_cancellation_reaches_the_body_whose_cleanup_may_await() {
     let out = out.borrow().clone().unwrap();
     assert!(out.contains("the call timed out"), "{out}");
     assert!(out.ends_with("cleanup took 20 ms"), "{out}");
+    assert_eq!(cancels.len(), 0, "the ended call is no longer registered");
 }
 
 #[test]
@@ -266,16 +241,46 @@ fn a_call_cancelled_before_its_body_ran_still_runs_it_and_returns_its_value() {
     let lp = new_loop();
     let alive = Rc::new(Cell::new(false));
     let mut d = driver(&lp, &alive);
-    let host = Rc::new(HostCancel::default());
-    host.fire(CancelReason::Cancelled);
-    let (mut c, out) = call(&lp, "api.sleep", Some(host.future()), async {
+    let cancels = Rc::new(Cancels::default());
+    let (mut c, out) = call(&lp, "api.sleep", Some((cancels.clone(), 1)), async {
         match crate::sleep(ms(5)).await {
             Err(e) if e.is_cancelled() => "saw the cancellation",
             _ => "was not cancelled",
         }
     });
+    // The call registers itself and hands its body to the loop; the host
+    // gives up before the driver ran the body.
+    assert!(c.step());
+    cancels.cancel(1, CancelReason::Cancelled);
     run(&mut [&mut c, &mut d], 100);
     assert_eq!(*out.borrow(), Some("saw the cancellation"));
+}
+
+#[test]
+fn a_cancellation_for_another_or_an_ended_call_changes_nothing() {
+    let lp = new_loop();
+    let alive = Rc::new(Cell::new(false));
+    let mut d = driver(&lp, &alive);
+    let cancels = Rc::new(Cancels::default());
+    let body = || async {
+        match crate::sleep(ms(5)).await {
+            Err(e) if e.is_cancelled() => "cancelled",
+            _ => "slept",
+        }
+    };
+    let (mut c1, out1) = call(&lp, "api.sleep", Some((cancels.clone(), 1)), body());
+    let (mut c2, out2) = call(&lp, "api.sleep", Some((cancels.clone(), 2)), body());
+    assert!(c1.step() && c2.step());
+    assert_eq!(cancels.len(), 2);
+    cancels.cancel(2, CancelReason::Timeout);
+    cancels.cancel(3, CancelReason::Timeout);
+    run(&mut [&mut c1, &mut c2, &mut d], 100);
+    assert_eq!(*out1.borrow(), Some("slept"));
+    assert_eq!(*out2.borrow(), Some("cancelled"));
+    assert_eq!(cancels.len(), 0);
+    // Late: the host gave up as the call returned.
+    cancels.cancel(1, CancelReason::Cancelled);
+    assert_eq!(lp.task_count(), 0);
 }
 
 #[test]

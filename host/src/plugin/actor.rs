@@ -2,9 +2,9 @@
 //!
 //! Guest code progresses only inside `run_concurrent`, so the actor keeps
 //! one running for the instance's whole life: it calls `control.start`
-//! (the SDK's loop), then spawns each call it receives as its own task
-//! ([`Spawn`]), so calls run concurrently and a slow one holds up none of
-//! the others.
+//! (the SDK's loop), then starts each call it receives ([`Start`]) and
+//! keeps it in one set of calls in flight, polled beside the commands, so
+//! calls run concurrently and a slow one holds up none of the others.
 //!
 //! The instance ends when its last [`Instance`](super::Instance) handle is
 //! dropped or [`close`](super::Instance::close) is called, or when the guest
@@ -14,13 +14,15 @@
 //! drops every call in flight; each caller, finding its reply gone, reads
 //! the published error. Children are killed and reaped last.
 
-use super::call::{Funcs, Spawn};
+use super::call::{Funcs, Start};
 use super::instance::Ending;
 use crate::error::{Error, ErrorKind};
 use crate::limits::EpochTicker;
 use crate::outcome::{Ended, Status, classify_ending};
 use crate::signals::RunSignals;
 use crate::store::{CHILD_REAP_PATIENCE, GuestStore, RunState};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -33,7 +35,7 @@ pub(crate) type BindFn = Box<dyn FnOnce(StoreContextMut<'_, RunState>, &Wasm) + 
 /// What an [`Instance`](super::Instance) handle asks of the actor.
 pub(crate) enum Cmd {
     /// Start a call.
-    Call(Box<dyn Spawn>),
+    Call(Box<dyn Start>),
     /// Run a closure with the store and the instance.
     Bind(BindFn),
     /// End the instance.
@@ -88,14 +90,20 @@ impl Actor {
                 start.call_concurrent(acc, &[], &mut []).await?;
             }
             let _ = ready.send(());
-            while let Some(cmd) = commands.recv().await {
-                match cmd {
-                    Cmd::Call(call) => call.spawn(acc, &funcs)?,
-                    Cmd::Bind(bind) => acc.with(|mut s| bind(s.as_context_mut(), &instance)),
-                    Cmd::Close => return wasmtime::error::Ok(Closing::Asked),
+            let mut calls = FuturesUnordered::new();
+            loop {
+                tokio::select! {
+                    cmd = commands.recv() => match cmd {
+                        Some(Cmd::Call(call)) => calls.push(call.start(acc, &funcs)),
+                        Some(Cmd::Bind(bind)) => {
+                            acc.with(|mut s| bind(s.as_context_mut(), &instance));
+                        }
+                        Some(Cmd::Close) => return wasmtime::error::Ok(Closing::Asked),
+                        None => return Ok(Closing::Dropped),
+                    },
+                    Some(ended) = calls.next(), if !calls.is_empty() => ended?,
                 }
             }
-            Ok(Closing::Dropped)
         });
         let serve = async {
             tokio::select! {

@@ -1,11 +1,12 @@
-//! One plugin call on the instance's actor: a task spawned with
-//! `Accessor::spawn` that starts the guest's export, registers it for
+//! One plugin call on the instance's actor: a future in the actor's set of
+//! calls in flight that starts the guest's export, registers it for
 //! `aio:host/calls`, and supervises it (docs/design-plugins.md §4).
 //!
 //! Supervision: the call ends when the guest returns, when the caller
 //! drops its future (the reply channel closes), or when the per-call
-//! timeout passes. In the last two cases the guest's `enter` future is
-//! resolved (`cancelled` / `timeout`), the SDK cancels the call's asyncio
+//! timeout passes. In the last two cases the host sends the call's number
+//! and the reason (`cancelled` / `timeout`) on the guest's `cancellations`
+//! stream, the SDK cancels the call's asyncio
 //! task, and the supervisor waits up to the cancel grace for the export to
 //! return (its value is discarded) before the caller gets
 //! [`ErrorKind::Cancelled`] or [`ErrorKind::CallTimeout`]. A guest that never
@@ -21,11 +22,11 @@ use crate::error::{Error, ErrorKind};
 use crate::store::RunState;
 use crate::units::format_duration;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use wasmtime::component::{
-    Accessor, AccessorTask, ComponentNamedList, Func, GuestTaskId, Lift, Lower, TypedFunc, Val,
+    Accessor, ComponentNamedList, Func, GuestTaskId, Lift, Lower, TypedFunc, Val,
 };
 
 /// Where a call's answer goes.
@@ -39,11 +40,18 @@ pub(crate) struct Funcs {
     pub(crate) task_dump: Option<Func>,
 }
 
-/// A call the actor can start: spawns itself on the instance's
-/// `run_concurrent`.
-pub(crate) trait Spawn: Send {
-    /// Spawns the call's task; an error ends the instance.
-    fn spawn(self: Box<Self>, acc: &Accessor<RunState>, funcs: &Funcs) -> wasmtime::Result<()>;
+/// A call in flight on the actor: `Err` (a trap) ends the instance.
+pub(crate) type CallFuture<'a> = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send + 'a>>;
+
+/// A call the actor can start.
+///
+/// The actor keeps the calls in flight in one `FuturesUnordered` inside
+/// its `run_concurrent` rather than `Accessor::spawn`ing a task per call:
+/// the same concurrency without wasmtime's per-task join handle and
+/// bookkeeping on every call.
+pub(crate) trait Start: Send {
+    /// The call, to be polled until it ends.
+    fn start<'a>(self: Box<Self>, acc: &'a Accessor<RunState>, funcs: &Funcs) -> CallFuture<'a>;
 }
 
 /// How a call is given up on.
@@ -72,8 +80,12 @@ pub(crate) struct DynamicCall {
     pub(crate) reply: Reply<Vec<Val>>,
 }
 
-impl Spawn for DynamicCall {
-    fn spawn(mut self: Box<Self>, acc: &Accessor<RunState>, funcs: &Funcs) -> wasmtime::Result<()> {
+impl Start for DynamicCall {
+    fn start<'a>(
+        mut self: Box<Self>,
+        acc: &'a Accessor<RunState>,
+        funcs: &Funcs,
+    ) -> CallFuture<'a> {
         let func = match self.target {
             Target::Export(i) => funcs.exports.get(i).copied(),
             Target::TaskDump => funcs.task_dump,
@@ -83,15 +95,14 @@ impl Spawn for DynamicCall {
                 ErrorKind::NoSuchExport,
                 format!("{}: not exported", self.label),
             )));
-            return Ok(());
+            return Box::pin(async { Ok(()) });
         };
         self.func = Some(func);
-        acc.spawn(*self)?;
-        Ok(())
+        Box::pin(self.run(acc))
     }
 }
 
-impl AccessorTask<RunState> for DynamicCall {
+impl DynamicCall {
     async fn run(self, acc: &Accessor<RunState>) -> wasmtime::Result<()> {
         let DynamicCall {
             func,
@@ -108,10 +119,10 @@ impl AccessorTask<RunState> for DynamicCall {
         let mut results = vec![Val::Bool(false); result_count];
         let started = acc.with(|mut s| {
             let call = func.start_call_concurrent(&mut s, &params, &mut results)?;
-            let cancel = s.data_mut().calls.register(call.task());
-            wasmtime::error::Ok((call, cancel))
+            s.data_mut().calls.register(call.task());
+            wasmtime::error::Ok(call)
         });
-        let (call, cancel) = match started {
+        let call = match started {
             Ok(started) => started,
             Err(e) => {
                 let _ = reply.send(Err(Error::host(&format!("{label}: cannot start"), &e)));
@@ -120,7 +131,7 @@ impl AccessorTask<RunState> for DynamicCall {
         };
         let task = call.task();
         let returned = func.finish_call_concurrent(acc, call);
-        let verdict = supervise(acc, task, cancel, returned, &mut reply, supervision).await;
+        let verdict = supervise(acc, task, returned, &mut reply, supervision).await;
         acc.with(|mut s| s.data_mut().calls.remove(task));
         match verdict {
             Verdict::Returned(Ok(())) => {
@@ -144,18 +155,17 @@ pub(crate) struct TypedCall<P, R> {
     pub(crate) reply: Reply<R>,
 }
 
-impl<P, R> Spawn for TypedCall<P, R>
+impl<P, R> Start for TypedCall<P, R>
 where
     P: ComponentNamedList + Lower + Send + Sync + 'static,
     R: ComponentNamedList + Lift + Send + Sync + 'static,
 {
-    fn spawn(self: Box<Self>, acc: &Accessor<RunState>, _: &Funcs) -> wasmtime::Result<()> {
-        acc.spawn(*self)?;
-        Ok(())
+    fn start<'a>(self: Box<Self>, acc: &'a Accessor<RunState>, _: &Funcs) -> CallFuture<'a> {
+        Box::pin(self.run(acc))
     }
 }
 
-impl<P, R> AccessorTask<RunState> for TypedCall<P, R>
+impl<P, R> TypedCall<P, R>
 where
     P: ComponentNamedList + Lower + Send + Sync + 'static,
     R: ComponentNamedList + Lift + Send + Sync + 'static,
@@ -175,12 +185,7 @@ where
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 func.start_call_concurrent(&mut s, params)
             }))
-            .map(|call| {
-                call.map(|call| {
-                    let cancel = s.data_mut().calls.register(call.task());
-                    (call, cancel)
-                })
-            })
+            .map(|call| call.inspect(|call| s.data_mut().calls.register(call.task())))
         });
         let started = match started {
             Ok(started) => started,
@@ -194,7 +199,7 @@ where
                 return Ok(());
             }
         };
-        let (call, cancel) = match started {
+        let call = match started {
             Ok(started) => started,
             Err(e) => {
                 let _ = reply.send(Err(Error::host(&format!("{label}: cannot start"), &e)));
@@ -207,7 +212,7 @@ where
             value = Some(func.finish_call_concurrent(acc, call).await?);
             wasmtime::error::Ok(())
         };
-        let verdict = supervise(acc, task, cancel, returned, &mut reply, supervision).await;
+        let verdict = supervise(acc, task, returned, &mut reply, supervision).await;
         acc.with(|mut s| s.data_mut().calls.remove(task));
         match verdict {
             // `value` is set whenever `returned` gave `Ok`.
@@ -273,7 +278,6 @@ impl GaveUp {
 async fn supervise<T>(
     acc: &Accessor<RunState>,
     task: GuestTaskId,
-    cancel: oneshot::Sender<CancelReason>,
     returned: impl Future<Output = wasmtime::Result<()>>,
     reply: &mut Reply<T>,
     supervision: Supervision,
@@ -284,8 +288,7 @@ async fn supervise<T>(
         () = reply.closed() => CancelReason::Cancelled,
         () = sleep_for(supervision.timeout) => CancelReason::Timeout,
     };
-    let entered = acc.with(|mut s| s.data_mut().calls.entered(task));
-    let _ = cancel.send(reason);
+    let entered = acc.with(|mut s| s.data_mut().calls.cancel(task, reason));
     let mut cleaned_up = false;
     if entered {
         match tokio::time::timeout(supervision.grace, &mut returned).await {

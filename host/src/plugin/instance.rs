@@ -1,7 +1,7 @@
 //! [`Instance`]: a live plugin, called concurrently from any task.
 
 use super::actor::{BindFn, Cmd};
-use super::call::{DynamicCall, Reply, Spawn, Supervision, Target, TypedCall};
+use super::call::{DynamicCall, Reply, Start, Supervision, Target, TypedCall};
 use super::options::CallOptions;
 use super::typecheck;
 use super::{ExportFunc, Plugin};
@@ -299,7 +299,7 @@ impl Instance {
     /// of the instance). Dropping this future cancels the call.
     async fn ask<T>(
         &self,
-        call: Box<dyn Spawn>,
+        call: Box<dyn Start>,
         answer: oneshot::Receiver<Result<T, Error>>,
     ) -> Result<T, Error> {
         if self.tx.send(Cmd::Call(call)).is_err() {
