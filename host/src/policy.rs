@@ -240,11 +240,15 @@ impl Grants {
     /// the host environment of this process. Returns the run's network
     /// access (`None`: nothing granted), which the host's TCP uses too.
     pub(crate) fn apply(&self, builder: &mut WasiCtxBuilder) -> Option<NetAccess> {
-        let host_env: Vec<(String, String)> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
-        for (name, value) in self.select_env(&host_env) {
-            builder.env(name, value);
+        // Reading the environment costs more than the rest of a plugin's
+        // instantiation's grants: only when some of it is granted.
+        if !matches!(self.env, EnvGrant::None) {
+            let host_env: Vec<(String, String)> = std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect();
+            for (name, value) in self.select_env(&host_env) {
+                builder.env(name, value);
+            }
         }
         deny_network(builder);
         if self.net.is_empty() {

@@ -90,13 +90,15 @@ async fn measure(counts: &Counts, plugin: &Plugin) -> Result<Row, Error> {
         .await?;
         row.set("trivial_in_flight_calls_per_s", rate);
     }
-    let rate = windowed(counts.sleeps, counts.in_flight, || {
-        let instance = instance.clone();
-        async move { instance.call_typed(sleep_ms, (1,)).await }
-    })
-    .await?;
-    row.set("sleep_calls_per_s", rate)
-        .set("sleep_in_flight", counts.in_flight as f64);
+    if counts.sleeps > 0 {
+        let rate = windowed(counts.sleeps, counts.in_flight, || {
+            let instance = instance.clone();
+            async move { instance.call_typed(sleep_ms, (1,)).await }
+        })
+        .await?;
+        row.set("sleep_calls_per_s", rate)
+            .set("sleep_in_flight", counts.in_flight as f64);
+    }
     instance.close().await;
 
     if counts.idle == 0 {

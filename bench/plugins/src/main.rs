@@ -3,10 +3,11 @@
 //! one process, printed as one JSON line `{"rows":[...]}` (one object per
 //! runtime). bench/extism measures the peer the same way.
 //!
-//! Usage: `bench-plugins [--quick] [--no-aio] [--sleep-only] [--plugin PATH]`
-//! (`--quick` divides every count by 10; `--sleep-only` measures only aio's
-//! sleeping calls, for profiling; PATH defaults to bench/plugin's release
-//! build, `target/wasm32-wasip2/release/bench_plugin.wasm`).
+//! Usage: `bench-plugins [--quick] [--no-aio] [--only WHAT] [--plugin PATH]`
+//! (`--quick` divides every count by 10; `--only instantiate|cycle|calls|sleep`
+//! measures only that part of aio's row, for profiling; PATH defaults to
+//! bench/plugin's release build,
+//! `target/wasm32-wasip2/release/bench_plugin.wasm`).
 
 mod aio;
 mod raw;
@@ -57,7 +58,7 @@ impl Counts {
 fn main() -> ExitCode {
     let mut quick = false;
     let mut with_aio = true;
-    let mut sleep_only = false;
+    let mut only: Option<String> = None;
     let mut plugin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/wasm32-wasip2/release/bench_plugin.wasm");
     let mut args = std::env::args().skip(1);
@@ -65,27 +66,41 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--quick" => quick = true,
             "--no-aio" => with_aio = false,
-            "--sleep-only" => sleep_only = true,
+            "--only" => match args.next() {
+                Some(what) => only = Some(what),
+                None => return fail("--only needs instantiate, cycle, calls or sleep"),
+            },
             "--plugin" => match args.next() {
                 Some(path) => plugin = path.into(),
                 None => return fail("--plugin needs a path"),
             },
             other => {
                 return fail(&format!(
-                    "unknown argument {other:?} (usage: bench-plugins [--quick] [--no-aio] [--sleep-only] [--plugin PATH])"
+                    "unknown argument {other:?} (usage: bench-plugins [--quick] [--no-aio] [--only WHAT] [--plugin PATH])"
                 ));
             }
         }
     }
     let mut counts = Counts::new(quick);
-    if sleep_only {
-        counts = Counts {
-            sleeps: counts.sleeps,
-            in_flight: counts.in_flight,
-            ..Counts::default()
-        };
+    if let Some(what) = &only {
+        let all = counts;
+        counts = Counts::default();
+        match what.as_str() {
+            "instantiate" => counts.instantiate = all.instantiate,
+            "cycle" => counts.cycle = all.cycle,
+            "calls" => counts.calls = all.calls,
+            "sleep" => {
+                counts.sleeps = all.sleeps;
+                counts.in_flight = all.in_flight;
+            }
+            other => {
+                return fail(&format!(
+                    "--only {other:?}: expected instantiate, cycle, calls or sleep"
+                ));
+            }
+        }
     }
-    match run(counts, !sleep_only, with_aio || sleep_only, &plugin) {
+    match run(counts, only.is_none(), with_aio || only.is_some(), &plugin) {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS

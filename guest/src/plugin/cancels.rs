@@ -31,6 +31,8 @@ impl Cancels {
 
     /// The host gave up on call `number`: cancel its task, as asyncio
     /// cancels one (a no-op once the call ended).
+    // (Natively only the tests cancel: there is no host.)
+    #[cfg_attr(not(all(target_arch = "wasm32", feature = "plugin")), allow(dead_code))]
     pub(crate) fn cancel(&self, number: u32, reason: CancelReason) {
         let task = self.calls.borrow().get(&number).and_then(Weak::upgrade);
         if let Some(task) = task {

@@ -62,6 +62,7 @@ pub(crate) enum CancelReason {
 }
 
 impl CancelReason {
+    #[cfg_attr(not(all(target_arch = "wasm32", feature = "plugin")), allow(dead_code))]
     fn message(self) -> &'static str {
         match self {
             CancelReason::Cancelled => "the host cancelled the call",

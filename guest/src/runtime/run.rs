@@ -349,10 +349,14 @@ impl Park for VirtualPark {
     }
 }
 
+/// The host's `wait-until` for one deadline, kept while it is the earliest.
+#[cfg(target_arch = "wasm32")]
+type HostWait = Pin<Box<dyn Future<Output = ()>>>;
+
 /// A guest: one `wait-until` in the host for the earliest deadline.
 #[cfg(target_arch = "wasm32")]
 pub(crate) struct HostPark {
-    wait: Option<(u64, Pin<Box<dyn Future<Output = ()>>>)>,
+    wait: Option<(u64, HostWait)>,
     last_yield: u64,
 }
 
