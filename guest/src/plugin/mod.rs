@@ -51,8 +51,8 @@ use cancels::{Cancels, Registration};
 pub use instance::Options;
 
 /// Why the host gave up on a call.
-// (Natively only the tests make them: there is no host.)
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+// (Only plugins on wasm make them; natively, the tests.)
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "plugin")), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CancelReason {
     /// The caller dropped the call.

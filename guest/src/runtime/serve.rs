@@ -21,8 +21,8 @@ use super::LoopInner;
 use super::run::{Drive, Park};
 
 /// Turns a plugin instance's loop until the loop is closed.
-// (Natively only the tests make one: a plugin needs a component host.)
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+// (Only plugins on wasm make one; natively, the tests.)
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "plugin")), allow(dead_code))]
 pub(crate) struct ServeLoop<P> {
     lp: Rc<LoopInner>,
     drive: Drive<P>,
@@ -31,7 +31,7 @@ pub(crate) struct ServeLoop<P> {
     alive: Rc<Cell<bool>>,
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "plugin")), allow(dead_code))]
 impl<P: Park> ServeLoop<P> {
     /// A driver for `lp`; `alive` is set now and cleared on drop.
     pub(crate) fn new(lp: Rc<LoopInner>, park: P, alive: Rc<Cell<bool>>) -> ServeLoop<P> {
