@@ -10,7 +10,9 @@
 //! in the same call, the SDK's driver task, a program's `wasi:cli/run`)
 //! gets `none`. When the host gives up on a call the guest entered, it
 //! [sends](CallSlots::cancel) `(number, reason)` on the instance's one
-//! `cancellations` stream, which the SDK's driver keeps reading.
+//! `cancellations` stream, which the SDK's driver keeps reading; when it
+//! gives up before the guest entered (a caller that cancels at once), the
+//! cancellation is sent the moment the guest enters.
 //!
 //! One stream rather than a future per call: a guest dropping a pending
 //! future read (every call that ends normally would) does a synchronous
@@ -25,7 +27,7 @@
 //! ```ignore
 //! store.data_mut().calls.register(call.task());
 //! // ... the guest calls `enter()` ...
-//! let entered = store.data_mut().calls.cancel(call.task(), CancelReason::Timeout);
+//! let delivery = store.data_mut().calls.cancel(call.task(), CancelReason::Timeout);
 //! ```
 
 use crate::bindings::aio::host::calls as wit;
@@ -62,8 +64,7 @@ impl From<CancelReason> for wit::CancelReason {
 /// the sending end of the guest's `cancellations` stream.
 #[derive(Debug, Default)]
 pub(crate) struct CallSlots {
-    /// Each call's number, once the guest entered it.
-    slots: HashMap<GuestTaskId, Option<u32>>,
+    slots: HashMap<GuestTaskId, Slot>,
     /// The numbers of the calls in `slots`.
     numbers: HashSet<u32>,
     /// The next call number `enter` gives.
@@ -72,22 +73,58 @@ pub(crate) struct CallSlots {
     cancellations: Option<mpsc::UnboundedSender<wit::Cancellation>>,
 }
 
+/// One tracked call.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// Started, not yet entered; with the reason if the host already gave
+    /// up on it (sent as soon as the guest enters).
+    Waiting(Option<CancelReason>),
+    /// Entered: the number the guest knows it by.
+    Entered(u32),
+}
+
+/// What became of a cancellation ([`CallSlots::cancel`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Sent on the guest's stream.
+    Sent,
+    /// The guest has not entered the call yet: it is sent when it does
+    /// (a guest that never calls `enter` never sees it).
+    Pending,
+    /// The guest cannot know: not a tracked call, or no stream.
+    Lost,
+}
+
 impl CallSlots {
     /// Tracks the call whose guest task is `task`.
     pub(crate) fn register(&mut self, task: GuestTaskId) {
-        if let Some(Some(stale)) = self.slots.insert(task, None) {
+        if let Some(Slot::Entered(stale)) = self.slots.insert(task, Slot::Waiting(None)) {
             self.numbers.remove(&stale);
         }
     }
 
-    /// Tells the guest the host gave up on call `task`; false when the
-    /// guest cannot know (it never called `enter`, or reads no stream).
-    pub(crate) fn cancel(&mut self, task: GuestTaskId, reason: CancelReason) -> bool {
-        let Some(&Some(number)) = self.slots.get(&task) else {
-            return false;
-        };
+    /// Tells the guest the host gave up on call `task`.
+    pub(crate) fn cancel(&mut self, task: GuestTaskId, reason: CancelReason) -> Delivery {
+        match self.slots.get_mut(&task) {
+            Some(Slot::Entered(number)) => {
+                let number = *number;
+                if self.send(number, reason) {
+                    Delivery::Sent
+                } else {
+                    Delivery::Lost
+                }
+            }
+            Some(Slot::Waiting(pending)) => {
+                *pending = Some(reason);
+                Delivery::Pending
+            }
+            None => Delivery::Lost,
+        }
+    }
+
+    fn send(&self, call: u32, reason: CancelReason) -> bool {
         let cancellation = wit::Cancellation {
-            call: number,
+            call,
             reason: reason.into(),
         };
         self.cancellations
@@ -97,17 +134,18 @@ impl CallSlots {
 
     /// Stops tracking call `task` (its host side ended).
     pub(crate) fn remove(&mut self, task: GuestTaskId) {
-        if let Some(Some(number)) = self.slots.remove(&task) {
+        if let Some(Slot::Entered(number)) = self.slots.remove(&task) {
             self.numbers.remove(&number);
         }
     }
 
-    /// Numbers call `task`, once.
+    /// Numbers call `task`, once; a cancellation that came first is sent
+    /// right after (the guest registers the call under its number before
+    /// its stream reader can see it).
     fn enter(&mut self, task: GuestTaskId) -> Option<u32> {
-        let slot = self.slots.get_mut(&task)?;
-        if slot.is_some() {
+        let Some(Slot::Waiting(pending)) = self.slots.get(&task).copied() else {
             return None;
-        }
+        };
         // Skip numbers still in use: after 2^32 calls the counter wraps
         // while a long call may still hold an old one.
         let mut number = self.next;
@@ -115,7 +153,10 @@ impl CallSlots {
             number = number.wrapping_add(1);
         }
         self.next = number.wrapping_add(1);
-        *slot = Some(number);
+        self.slots.insert(task, Slot::Entered(number));
+        if let Some(reason) = pending {
+            self.send(number, reason);
+        }
         Some(number)
     }
 }

@@ -17,7 +17,8 @@
 //! alone: it ends the instance, so the task returns it and every caller gets
 //! the instance's death error instead (actor.rs).
 
-use crate::calls::CancelReason;
+use super::options::CancelToken;
+use crate::calls::{CancelReason, Delivery};
 use crate::error::{Error, ErrorKind};
 use crate::store::RunState;
 use crate::units::format_duration;
@@ -55,10 +56,16 @@ pub(crate) trait Start: Send {
 }
 
 /// How a call is given up on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Supervision {
     pub(crate) timeout: Option<Duration>,
     pub(crate) grace: Duration,
+    /// A caller's token (it waits for the outcome; see `CallOptions`).
+    pub(crate) cancel: Option<CancelToken>,
+    /// Whether the plugin takes part in cancellation (built with the SDK,
+    /// which enters every call), so a cancellation still pending on its
+    /// `enter` will reach it.
+    pub(crate) takes_part: bool,
 }
 
 /// Which function a dynamic call calls.
@@ -131,7 +138,7 @@ impl DynamicCall {
         };
         let task = call.task();
         let returned = func.finish_call_concurrent(acc, call);
-        let verdict = supervise(acc, task, returned, &mut reply, supervision).await;
+        let verdict = supervise(acc, task, returned, &mut reply, &supervision).await;
         acc.with(|mut s| s.data_mut().calls.remove(task));
         match verdict {
             Verdict::Returned(Ok(())) => {
@@ -139,7 +146,7 @@ impl DynamicCall {
             }
             Verdict::Returned(Err(e)) => return Err(e),
             Verdict::GaveUp(gave_up) => {
-                let _ = reply.send(Err(gave_up.error(&label, supervision)));
+                let _ = reply.send(Err(gave_up.error(&label, &supervision)));
             }
         }
         Ok(())
@@ -212,7 +219,7 @@ where
             value = Some(func.finish_call_concurrent(acc, call).await?);
             wasmtime::error::Ok(())
         };
-        let verdict = supervise(acc, task, returned, &mut reply, supervision).await;
+        let verdict = supervise(acc, task, returned, &mut reply, &supervision).await;
         acc.with(|mut s| s.data_mut().calls.remove(task));
         match verdict {
             // `value` is set whenever `returned` gave `Ok`.
@@ -223,7 +230,7 @@ where
             }
             Verdict::Returned(Err(e)) => return Err(e),
             Verdict::GaveUp(gave_up) => {
-                let _ = reply.send(Err(gave_up.error(&label, supervision)));
+                let _ = reply.send(Err(gave_up.error(&label, &supervision)));
             }
         }
         Ok(())
@@ -248,7 +255,7 @@ struct GaveUp {
 }
 
 impl GaveUp {
-    fn error(&self, label: &str, supervision: Supervision) -> Error {
+    fn error(&self, label: &str, supervision: &Supervision) -> Error {
         let (kind, what) = match self.reason {
             CancelReason::Cancelled => (ErrorKind::Cancelled, "was cancelled".to_owned()),
             CancelReason::Timeout => (
@@ -280,15 +287,21 @@ async fn supervise<T>(
     task: GuestTaskId,
     returned: impl Future<Output = wasmtime::Result<()>>,
     reply: &mut Reply<T>,
-    supervision: Supervision,
+    supervision: &Supervision,
 ) -> Verdict {
     let mut returned = pin!(returned);
     let reason = tokio::select! {
         result = &mut returned => return Verdict::Returned(result),
         () = reply.closed() => CancelReason::Cancelled,
+        () = token_cancelled(supervision.cancel.as_ref()) => CancelReason::Cancelled,
         () = sleep_for(supervision.timeout) => CancelReason::Timeout,
     };
-    let entered = acc.with(|mut s| s.data_mut().calls.cancel(task, reason));
+    let delivery = acc.with(|mut s| s.data_mut().calls.cancel(task, reason));
+    let entered = match delivery {
+        Delivery::Sent => true,
+        Delivery::Pending => supervision.takes_part,
+        Delivery::Lost => false,
+    };
     let mut cleaned_up = false;
     if entered {
         match tokio::time::timeout(supervision.grace, &mut returned).await {
@@ -302,6 +315,14 @@ async fn supervise<T>(
         entered,
         cleaned_up,
     })
+}
+
+/// Returns when `token` is cancelled; never without one.
+async fn token_cancelled(token: Option<&CancelToken>) {
+    match token {
+        Some(token) => token.cancelled().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sleeps for `limit`, or for ever without one.

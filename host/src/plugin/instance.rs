@@ -251,6 +251,8 @@ impl Instance {
             supervision: Supervision {
                 timeout: None,
                 grace: self.shared.cancel_grace,
+                cancel: None,
+                takes_part: plugin.has_control(),
             },
             label: format!("{}: task-dump", plugin.name()),
             reply,
@@ -292,6 +294,8 @@ impl Instance {
         Supervision {
             timeout: options.timeout.or(self.shared.call_timeout),
             grace: self.shared.cancel_grace,
+            cancel: options.cancel,
+            takes_part: self.shared.plugin.has_control(),
         }
     }
 

@@ -69,11 +69,11 @@ mod options;
 mod typecheck;
 mod wave;
 
-pub use wave::format_results;
+pub use wave::{format_call, format_results};
 
 pub use exports::ExportFunc;
 pub use instance::Instance;
-pub use options::{CallOptions, DEFAULT_CANCEL_GRACE, InstanceOptions};
+pub use options::{CallOptions, CancelToken, DEFAULT_CANCEL_GRACE, InstanceOptions};
 
 use crate::cache::LoadedFrom;
 use crate::error::{Error, ErrorKind, one_line};

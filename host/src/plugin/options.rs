@@ -1,11 +1,15 @@
-//! What a plugin instance gets ([`InstanceOptions`]) and what one call may
-//! override ([`CallOptions`]).
+//! What a plugin instance gets ([`InstanceOptions`]), what one call may
+//! override ([`CallOptions`]), and how a caller cancels a call it keeps
+//! waiting for ([`CancelToken`]).
 
 use crate::limits::Limits;
 use crate::policy::Grants;
 use crate::signals::Signals;
 use crate::stdio::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// How long a cancelled or timed-out call's cleanup may take by default
 /// before its caller gets the error anyway (the guest task runs on).
@@ -139,9 +143,10 @@ impl InstanceOptions {
 /// let options = CallOptions::new().timeout(Duration::from_millis(500));
 /// # let _ = options;
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct CallOptions {
     pub(crate) timeout: Option<Duration>,
+    pub(crate) cancel: Option<CancelToken>,
 }
 
 impl CallOptions {
@@ -156,5 +161,72 @@ impl CallOptions {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
+    }
+
+    /// Lets `token` cancel the call. Unlike dropping the call's future,
+    /// the caller keeps waiting: the guest's task is cancelled, its cleanup
+    /// runs (for up to the instance's cancel grace), and then the call
+    /// fails with [`ErrorKind::Cancelled`](crate::ErrorKind::Cancelled), so
+    /// the caller knows the guest is done with it. The REPL's Ctrl-C works
+    /// so. A token cancelled before the call starts cancels it at once.
+    pub fn cancel_token(mut self, token: &CancelToken) -> Self {
+        self.cancel = Some(token.clone());
+        self
+    }
+}
+
+/// Cancels the calls it was given to (with [`CallOptions::cancel_token`])
+/// while their callers wait for the outcome. Clones are the same token;
+/// once cancelled it stays cancelled.
+///
+/// ```
+/// use aio_host::plugin::{CallOptions, CancelToken};
+///
+/// let token = CancelToken::new();
+/// let options = CallOptions::new().cancel_token(&token);
+/// // ... from anywhere, later:
+/// token.cancel();
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    inner: Arc<TokenState>,
+}
+
+#[derive(Debug, Default)]
+struct TokenState {
+    cancelled: AtomicBool,
+    notify: Notify,
+}
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels every call given this token (now, or when it starts).
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        self.inner.notify.notify_waiters();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Returns once the token is cancelled.
+    pub(crate) async fn cancelled(&self) {
+        loop {
+            let notified = self.inner.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a cancel in between wakes it.
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
     }
 }

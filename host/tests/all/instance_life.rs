@@ -3,7 +3,7 @@
 //! instance (its call slots are removed, so task-id reuse is harmless).
 
 use crate::util::runtime;
-use aio_host::plugin::{CallOptions, Instance, InstanceOptions};
+use aio_host::plugin::{CallOptions, CancelToken, Instance, InstanceOptions};
 use aio_host::{ErrorKind, Limits};
 use std::time::{Duration, Instant};
 use test_artifacts::TEST_PLUGIN;
@@ -239,4 +239,59 @@ async fn a_cleanup_longer_than_the_cancel_grace_runs_on_detached() {
     assert!(recorded, "the detached cleanup never recorded itself");
     let out = i.call("sleep", &sleep_args(1, "after")).await.unwrap();
     assert_eq!(out, [Val::String("after".into())]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_token_cancels_a_call_whose_caller_waits_for_the_cleanup() {
+    let i = instance(InstanceOptions::new()).await;
+    let token = CancelToken::new();
+    let call = {
+        let i = i.clone();
+        let options = CallOptions::new().cancel_token(&token);
+        tokio::spawn(async move {
+            i.call_with("sleep", &sleep_args(60_000, "waited"), options)
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !call.is_finished(),
+        "the call ended before it was cancelled"
+    );
+    token.cancel();
+    let e = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the cancelled call never ended")
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
+    assert!(!e.to_string().contains("runs on detached"), "{e}");
+    // The caller got the error after the guest's cleanup (it awaits 20 ms
+    // and then records itself), so the record is already there.
+    let cleanups = i.call("cleanups", &[]).await.unwrap();
+    assert_eq!(
+        cleanups,
+        [Val::List(vec![Val::String("waited cancelled".into())])]
+    );
+    // A token cancelled before the call starts cancels it at once: the
+    // cancellation waits for the guest to enter the call, so the guest
+    // still sees it and cleans up (nothing runs on detached).
+    let early = i
+        .call_with(
+            "sleep",
+            &sleep_args(60_000, "early"),
+            CallOptions::new().cancel_token(&token),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(early.kind(), ErrorKind::Cancelled, "{early}");
+    assert!(!early.to_string().contains("runs on detached"), "{early}");
+    let cleanups = i.call("cleanups", &[]).await.unwrap();
+    assert_eq!(
+        cleanups,
+        [Val::List(vec![
+            Val::String("waited cancelled".into()),
+            Val::String("early cancelled".into())
+        ])]
+    );
 }
