@@ -18,6 +18,11 @@
 //! as written in `--allow-run` (its `argv[0]`; see
 //! [`RunGrant`](crate::process::RunGrant)).
 //!
+//! The REPL adds its own lines: `repl.start` (target: the plugin; the
+//! analogue of Python's `cpython.run_stdin` audit event) and one
+//! `repl.call` per call (target: the call in WAVE), with `outcome`: what it
+//! returned (`returned "hello"`) or why it failed.
+//!
 //! Uses that strangers can cause in floods (datagrams dropped because their
 //! sender is not granted, `net.receive`) are rate-limited: a line then adds
 //! `"suppressed":N`, the number of such uses since the previous line that
@@ -69,6 +74,9 @@ pub struct CapabilityUse {
     /// capability: a rate limit keeps a flood of them from writing a line
     /// each (`net.receive`, see `crate::net`). Written only when not 0.
     pub suppressed: u64,
+    /// How the use ended, where that is part of the record: the REPL's
+    /// `repl.call` lines say what the call returned or why it failed.
+    pub outcome: Option<String>,
 }
 
 impl CapabilityUse {
@@ -81,6 +89,7 @@ impl CapabilityUse {
             ran: None,
             decision: Decision::Allowed,
             suppressed: 0,
+            outcome: None,
         }
     }
 
@@ -99,12 +108,19 @@ impl CapabilityUse {
                 grant: grant.into(),
             },
             suppressed: 0,
+            outcome: None,
         }
     }
 
     /// Adds the file the target resolves to (`None`: leaves it out).
     pub fn resolved(mut self, file: Option<String>) -> Self {
         self.resolved = file;
+        self
+    }
+
+    /// Adds how the use ended.
+    pub fn outcome(mut self, outcome: impl Into<String>) -> Self {
+        self.outcome = Some(outcome.into());
         self
     }
 
@@ -141,6 +157,10 @@ impl CapabilityUse {
         if self.suppressed > 0 {
             let _ = write!(out, ",\"suppressed\":{}", self.suppressed);
         }
+        if let Some(outcome) = &self.outcome {
+            out.push_str(",\"outcome\":");
+            json_string(&mut out, outcome);
+        }
         out.push('}');
         out
     }
@@ -165,6 +185,9 @@ impl fmt::Display for CapabilityUse {
         }
         if self.suppressed > 0 {
             write!(f, " ({} more not logged)", self.suppressed)?;
+        }
+        if let Some(outcome) = &self.outcome {
+            write!(f, ": {outcome}")?;
         }
         Ok(())
     }

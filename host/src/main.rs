@@ -5,6 +5,7 @@
 //!                  [--allow-listen=ADDR:PORT,...] [--timeout D] [--max-memory S] [--max-cpu D]
 //!                  [--max-handles N] [--allow-precompiled] [-- ARGS...]
 //! aio call APP.wasm 'EXPORT(ARGS...)' [the flags of run] [--call-timeout D]
+//! aio repl [APP.wasm] [the flags of run] [--call-timeout D] [--history FILE]
 //! aio compile APP.wasm [-o APP.cwasm]
 //! aio inspect APP.wasm
 //! ```
@@ -19,6 +20,14 @@ use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+mod repl;
+
+/// The REPL's playground, built from host/playground by build.rs.
+#[cfg(aio_playground)]
+const PLAYGROUND: Option<&[u8]> = Some(include_bytes!(env!("AIO_PLAYGROUND_WASM")));
+#[cfg(not(aio_playground))]
+const PLAYGROUND: Option<&[u8]> = None;
 
 /// Run asyncio-wasm guest programs (WASI 0.3 components) in a sandbox.
 #[derive(Debug, Parser)]
@@ -41,6 +50,9 @@ enum Command {
     Compile(CompileArgs),
     /// Call one export of a plugin, with arguments and result in WAVE.
     Call(Box<CallArgs>),
+    /// Call a live plugin's exports line by line (asyncio's REPL); with no
+    /// APP, a built-in playground.
+    Repl(Box<ReplArgs>),
     /// List what a component imports and exports.
     Inspect(InspectArgs),
 }
@@ -78,6 +90,28 @@ struct CallArgs {
     /// Give up on the call after this long (the guest's task is cancelled).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     call_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+struct ReplArgs {
+    /// The plugin [default: the built-in playground].
+    app: Option<PathBuf>,
+
+    #[command(flatten)]
+    sandbox: Sandbox,
+
+    /// Give up on a call after this long (the guest's task is cancelled).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    call_timeout: Option<Duration>,
+
+    /// Keep the line history in FILE [default:
+    /// $XDG_STATE_HOME/aio/repl_history or ~/.local/state/aio/repl_history].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_history")]
+    history: Option<PathBuf>,
+
+    /// Keep no line history.
+    #[arg(long)]
+    no_history: bool,
 }
 
 /// What a guest may use, and its limits (`aio run` and `aio call`).
@@ -195,6 +229,7 @@ async fn execute(cli: &Cli) -> Result<u8, Error> {
     match &cli.command {
         Command::Run(args) => run(&runtime, args, cli.verbose).await,
         Command::Call(args) => call(&runtime, args).await,
+        Command::Repl(args) => repl(&runtime, args).await,
         Command::Compile(args) => compile(&runtime, args, cli.verbose),
         Command::Inspect(args) => inspect(&runtime, args, cli.verbose),
     }
@@ -237,6 +272,14 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
 
 impl Sandbox {
     fn grants_and_limits(&self) -> Result<(Grants, Limits), Error> {
+        let (grants, limits, _) = self.grants_limits_and_log()?;
+        Ok((grants, limits))
+    }
+
+    /// The grants and limits, and the audit log they record to (if any).
+    fn grants_limits_and_log(
+        &self,
+    ) -> Result<(Grants, Limits, Option<aio_host::audit::AuditLog>), Error> {
         let grants = match &self.allow_env {
             None => Grants::new(),
             Some(names) if names.is_empty() => Grants::new().allow_all_env(),
@@ -247,6 +290,7 @@ impl Sandbox {
             grants = grants.allow_shell();
         }
         grants = grants.allow_net_rules(self.allow_net.clone(), self.allow_listen.clone());
+        let mut audit = None;
         if let Some(path) = &self.audit_log {
             let log = aio_host::audit::AuditLog::create(path).map_err(|e| {
                 Error::from(std::io::Error::new(
@@ -254,6 +298,7 @@ impl Sandbox {
                     format!("cannot open the audit log {}: {e}", path.display()),
                 ))
             })?;
+            audit = Some(log.clone());
             grants = grants.audit(move |event| log.record(event));
         }
         let mut limits = Limits::new();
@@ -269,7 +314,7 @@ impl Sandbox {
         if let Some(handles) = self.max_handles {
             limits = limits.max_handles(handles);
         }
-        Ok((grants, limits))
+        Ok((grants, limits, audit))
     }
 }
 
@@ -298,6 +343,44 @@ async fn call(runtime: &Runtime, args: &CallArgs) -> Result<u8, Error> {
     println!("{}", aio_host::plugin::format_results(&results));
     instance.close().await;
     Ok(0)
+}
+
+async fn repl(runtime: &Runtime, args: &ReplArgs) -> Result<u8, Error> {
+    aio_host::process::adopt_orphans().map_err(|e| {
+        Error::from(std::io::Error::new(
+            e.kind(),
+            format!("cannot adopt orphaned subprocesses: {e}"),
+        ))
+    })?;
+    let plugin = match (&args.app, PLAYGROUND) {
+        (Some(app), _) => runtime.load_plugin(app)?,
+        (None, Some(bytes)) => runtime.load_plugin_bytes("playground", bytes)?,
+        (None, None) => {
+            return Err(Error::from(std::io::Error::other(
+                "this aio was built without the playground (its build could not compile host/playground to wasm): give a plugin, aio repl APP.wasm",
+            )));
+        }
+    };
+    let (grants, limits, audit) = args.sandbox.grants_limits_and_log()?;
+    // No signal forwarding: Ctrl-C is the REPL's (it cancels the awaited
+    // call), and SIGTERM ends the session.
+    let mut options = InstanceOptions::new().grants(grants).limits(limits);
+    if let Some(timeout) = args.call_timeout {
+        options = options.call_timeout(timeout);
+    }
+    let history = if args.no_history {
+        None
+    } else {
+        args.history.clone().or_else(repl::default_history)
+    };
+    repl::run(repl::Setup {
+        plugin,
+        playground: args.app.is_none(),
+        options,
+        audit,
+        history,
+    })
+    .await
 }
 
 fn parse_net_rule(entry: &str) -> Result<aio_host::net::NetRule, String> {

@@ -10,10 +10,18 @@ use std::collections::BTreeMap;
 use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip2";
-const PROFILE: &str = "guest";
+// Shared with host/build.rs (the REPL's playground).
+#[path = "../../host/build/nested_cargo.rs"]
+mod nested_cargo;
+use nested_cargo::{PROFILE, TARGET, ensure_wasm_target};
+
+/// Builds these packages, or fails the build with cargo's own message.
+fn build(workspace: &Path, target_dir: &Path, packages: &[String]) {
+    if let Err(why) = nested_cargo::build(workspace, target_dir, packages) {
+        panic!("{why}");
+    }
+}
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -214,93 +222,4 @@ fn disables_default_features(package_dir: &Path) -> bool {
     std::fs::read_to_string(package_dir.join("Cargo.toml"))
         .map(|manifest| manifest.contains("default-features = false"))
         .unwrap_or(false)
-}
-
-/// Installs the wasm32-wasip2 target when the toolchain lacks it
-/// (scripts/ensure-wasm-target, shared by every entry point that builds
-/// guests); the error is its one-line explanation of what to run.
-fn ensure_wasm_target(workspace: &Path) -> Result<(), String> {
-    let script = workspace.join("scripts/ensure-wasm-target");
-    println!("cargo:rerun-if-changed={}", script.display());
-    let output = Command::new("bash")
-        .arg(&script)
-        .current_dir(workspace)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    if output.status.success() {
-        return Ok(());
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    Err(stderr
-        .lines()
-        .rev()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or(
-            "the wasm32-wasip2 target is not installed: run 'rustup target add wasm32-wasip2'",
-        )
-        .to_owned())
-}
-
-/// Runs one nested `cargo build` of these packages.
-fn build(workspace: &Path, target_dir: &Path, packages: &[String]) {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .arg("build")
-        .args(["--target", TARGET, "--profile", PROFILE])
-        .arg("--target-dir")
-        .arg(target_dir);
-    for package in packages {
-        cmd.args(["--package", package]);
-    }
-    // What the outer build sets for this build script (or for clippy) must
-    // not leak into the guests' build: flags, target, profile, wrappers.
-    for (key, _) in env::vars_os() {
-        if let Some(key) = key.to_str()
-            && leaks_from_outer_build(key)
-        {
-            cmd.env_remove(key);
-        }
-    }
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run cargo for the guest programs: {e}"));
-    if !output.status.success() {
-        panic!(
-            "building the guest programs failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-}
-
-fn leaks_from_outer_build(key: &str) -> bool {
-    const KEEP: &[&str] = &[
-        "CARGO_HOME",
-        "CARGO_MAKEFLAGS", // share the outer build's jobserver: no oversubscription
-        "CARGO_NET_",
-        "CARGO_HTTP_",
-        "CARGO_REGISTRIES_",
-        "CARGO_REGISTRY_",
-        "CARGO_TERM_",
-    ];
-    const STRIP: &[&str] = &[
-        "RUSTFLAGS",
-        "RUSTDOCFLAGS",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "CLIPPY_ARGS",
-        "CLIPPY_CONF_DIR",
-        "TARGET",
-        "HOST",
-        "OUT_DIR",
-        "OPT_LEVEL",
-        "PROFILE",
-        "DEBUG",
-        "NUM_JOBS",
-        "RUSTC_LINKER",
-    ];
-    if key.starts_with("__CARGO") || STRIP.contains(&key) {
-        return true;
-    }
-    key.starts_with("CARGO_") && !KEEP.iter().any(|keep| key.starts_with(keep))
 }

@@ -6,7 +6,7 @@ use super::{ExportFunc, Plugin};
 use crate::error::{Error, ErrorKind};
 use wasmtime::component::Val;
 use wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
-use wasmtime::component::wasm_wave::wasm::{DisplayFuncResults, WasmFunc};
+use wasmtime::component::wasm_wave::wasm::{DisplayFuncArgs, DisplayFuncResults, WasmFunc};
 
 impl Plugin {
     /// Parses `expr` (`export(args...)`, optionally written `await
@@ -41,4 +41,10 @@ impl Plugin {
 /// Results in WAVE: nothing for none, the value for one, `(a, b)` for more.
 pub fn format_results(results: &[Val]) -> String {
     DisplayFuncResults(results).to_string()
+}
+
+/// A call in WAVE: `greet("world", 10)` (what the REPL's audit lines
+/// record).
+pub fn format_call(name: &str, params: &[Val]) -> String {
+    format!("{name}{}", DisplayFuncArgs(params))
 }

@@ -32,6 +32,7 @@ mod net;
 mod plugins;
 mod process;
 mod queues;
+mod repl;
 mod runner;
 mod signals;
 mod sync;
