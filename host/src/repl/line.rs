@@ -59,9 +59,7 @@ pub(crate) fn parse(line: &str) -> Result<Input, String> {
         None => (line, false),
     };
     let expr = match line.strip_prefix("await") {
-        Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => {
-            rest.trim_start()
-        }
+        Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => rest.trim_start(),
         _ => line,
     };
     if expr.is_empty() {
