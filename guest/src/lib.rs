@@ -24,6 +24,7 @@
 //! |---|---|
 //! | Runners | [`runner`]: [`Runner`], `#[asyncio::main]`, [`exit`] |
 //! | Coroutines and Tasks | [`tasks`] and [`time`] |
+//! | Call Graph Introspection | [`tasks::graph`]: [`capture_call_graph`], [`format_call_graph`], [`print_call_graph`], [`task_table`], [`task_dump`] (`asyncio ps`/`pstree`) |
 //! | Futures | [`futures`]: [`Future`] |
 //! | Streams | [`streams`]: [`open_connection`], [`start_server`], [`Server`], [`StreamReader`], [`StreamWriter`] |
 //! | Event Loop: DNS | [`net`]: [`net::getaddrinfo`], [`net::getnameinfo`] |
@@ -164,9 +165,10 @@ pub use streams::{Server, StreamReader, StreamWriter, open_connection, start_ser
 pub use subprocess::{Process, create_subprocess_exec, create_subprocess_shell};
 pub use sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore};
 pub use tasks::{
-    AsCompleted, CallbackId, ReturnWhen, Task, TaskGroup, TaskRef, all_tasks, as_completed,
-    create_eager_task, create_named_task, create_task, current_task, gather, gather_all, shield,
-    task_dump, wait,
+    AsCompleted, CallGraph, CallbackId, ReturnWhen, Task, TaskGroup, TaskInfo, TaskRef, all_tasks,
+    as_completed, capture_call_graph, create_eager_task, create_named_task, create_task,
+    current_task, format_call_graph, gather, gather_all, print_call_graph, shield, task_dump,
+    task_table, wait,
 };
 pub use time::{
     Instant, Sleep, Timeout, sleep, sleep_until, timeout, timeout_at, wait_for, yield_now,
@@ -184,18 +186,37 @@ pub mod __private {
         Options as PluginOptions, call as plugin_call, call_sync as plugin_call_sync,
     };
 
+    use crate::control_bindings::exports::aio::host::control;
+
     /// The SDK's `aio:host/control` export, which every plugin gets from
-    /// `asyncio::generate!`.
+    /// `asyncio::generate!`: about the instance's loop.
     #[derive(Debug)]
     pub struct Control;
 
-    impl crate::control_bindings::exports::aio::host::control::Guest for Control {
+    impl control::Guest for Control {
         async fn start() {
             crate::plugin::start()
         }
 
         fn task_dump() -> String {
             crate::plugin::task_dump()
+        }
+
+        fn task_table() -> Vec<control::TaskInfo> {
+            crate::plugin::task_table()
+                .into_iter()
+                .map(task_info)
+                .collect()
+        }
+    }
+
+    fn task_info(t: crate::tasks::TaskInfo) -> control::TaskInfo {
+        control::TaskInfo {
+            id: t.id,
+            name: t.name,
+            state: t.state,
+            awaiting: t.awaiting,
+            awaited_by: t.awaited_by,
         }
     }
     /// For plugin crates' `generate!` (spike S4, docs/design-plugins.md §7):

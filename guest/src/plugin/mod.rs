@@ -107,9 +107,20 @@ pub fn start() {
 /// `aio:host/control.task-dump`: the loop's tasks, one per line.
 #[doc(hidden)]
 pub fn task_dump() -> String {
+    in_instance_loop(crate::tasks::task_dump)
+}
+
+/// `aio:host/control.task-table`: the loop's pending tasks.
+pub(crate) fn task_table() -> Vec<crate::tasks::TaskInfo> {
+    in_instance_loop(crate::tasks::task_table)
+}
+
+/// Runs `f` with the instance's loop as the running loop (a synchronous
+/// export call is not inside a step of the loop).
+fn in_instance_loop<R>(f: impl FnOnce() -> R) -> R {
     let instance = instance::get(None);
     let _enter = enter(instance.lp());
-    crate::tasks::task_dump()
+    f()
 }
 
 /// Runs `body` as a task on `lp`, registered in `cancels` under the

@@ -336,3 +336,58 @@ fn a_lost_driver_is_replaced_and_the_next_one_runs_every_task() {
     assert!(c.done());
     assert_eq!(*out.borrow(), Some(8));
 }
+
+#[test]
+fn the_control_export_reports_on_the_instance_loop() {
+    use crate::__private::Control;
+    use crate::control_bindings::exports::aio::host::control::Guest;
+
+    let instance = super::instance::get(None);
+    let (parent, child) = {
+        let _enter = crate::runtime::enter(instance.lp());
+        let child = crate::create_named_task("child", std::future::pending::<crate::Result<()>>());
+        let c = child.task_ref();
+        let parent = crate::create_named_task("parent", async move {
+            let _ = child.await;
+            Ok(())
+        });
+        (parent, c)
+    };
+    // Run both first steps (natively there is no driver task).
+    {
+        let _enter = crate::runtime::enter(instance.lp());
+        instance.lp().run_once(0);
+    }
+    let table: Vec<_> = Control::task_table()
+        .into_iter()
+        .map(|t| (t.id, t.name, t.state, t.awaiting, t.awaited_by))
+        .collect();
+    let s = String::from;
+    assert_eq!(
+        table,
+        [
+            (
+                child.id(),
+                s("child"),
+                s("pending"),
+                s("not started"),
+                vec![parent.id()]
+            ),
+            (
+                parent.id(),
+                s("parent"),
+                s("pending"),
+                format!("awaiting task #{}", child.id()),
+                vec![]
+            ),
+        ]
+    );
+    assert_eq!(
+        Control::task_dump(),
+        format!(
+            "2 pending task(s)\n  #1 'child': not started, awaited by #2\n  #2 'parent': awaiting task #1\n\
+             task tree:\n  └── (T) parent\n      └── (T) child\n"
+        )
+    );
+    assert!(crate::runtime::try_current_loop().is_none());
+}

@@ -205,6 +205,7 @@ impl LoopInner {
         header.state.set(state);
         header.must_cancel.set(false);
         header.set_error(error);
+        header.clear_awaited_by();
         if let Some(key) = header.key.take() {
             self.tasks.borrow_mut().remove(key);
         }

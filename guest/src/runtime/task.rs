@@ -103,6 +103,10 @@ pub(crate) struct Header {
     extra: RefCell<Option<Box<Extra>>>,
     pub(crate) waiters: RefCell<Vec<Waiter>>,
     pub(crate) awaiting: Cell<Awaiting>,
+    /// The first task that awaits this one (asyncio's `awaited_by`; 0:
+    /// none, task ids start at 1). More awaiters go to [`Extra`]: one is
+    /// the common case, and it costs no allocation.
+    awaited_by: Cell<u64>,
     pub(crate) waker: Waker,
     pub(crate) wake_state: Arc<TaskWaker>,
     pub(crate) lp: Weak<LoopInner>,
@@ -116,6 +120,8 @@ struct Extra {
     /// The error of a failed task, or the `Cancelled` error of a cancelled one.
     error: Option<Error>,
     done_callbacks: Vec<(u64, DoneCallback)>,
+    /// The awaiters after the first ([`Header::awaited_by`]).
+    awaited_by: Vec<u64>,
 }
 
 impl Header {
@@ -143,6 +149,7 @@ impl Header {
             extra: RefCell::new(extra),
             waiters: RefCell::new(Vec::new()),
             awaiting: Cell::new(Awaiting::Nothing),
+            awaited_by: Cell::new(0),
             waker: Waker::from(wake_state.clone()),
             wake_state,
             lp: Rc::downgrade(lp),
@@ -208,6 +215,62 @@ impl Header {
             }
             None => 0,
         }
+    }
+
+    /// Records that task `awaiter` awaits this one (asyncio's
+    /// `future_add_to_awaited_by`). A count, not a set: a task that awaits
+    /// this one in two ways (its TaskGroup, and directly) is recorded twice,
+    /// and each end of an await removes one.
+    pub(crate) fn add_awaited_by(&self, awaiter: u64) {
+        if awaiter == 0 {
+            return;
+        }
+        if self.awaited_by.get() == 0 {
+            self.awaited_by.set(awaiter);
+        } else {
+            self.write(|x| x.awaited_by.push(awaiter));
+        }
+    }
+
+    /// Undoes one [`add_awaited_by`](Self::add_awaited_by) (asyncio's
+    /// `future_discard_from_awaited_by`); nothing if `awaiter` is not there.
+    pub(crate) fn discard_awaited_by(&self, awaiter: u64) {
+        if awaiter == 0 {
+            return;
+        }
+        let mut extra = self.extra.borrow_mut();
+        let more = extra.as_deref_mut().map(|x| &mut x.awaited_by);
+        if self.awaited_by.get() == awaiter {
+            self.awaited_by.set(more.and_then(|m| m.pop()).unwrap_or(0));
+        } else if let Some(more) = more
+            && let Some(i) = more.iter().position(|&id| id == awaiter)
+        {
+            more.swap_remove(i);
+        }
+    }
+
+    /// Forgets every awaiter (the task is done: nobody awaits it any more).
+    pub(crate) fn clear_awaited_by(&self) {
+        if self.awaited_by.replace(0) != 0
+            && let Some(x) = self.extra.borrow_mut().as_deref_mut()
+        {
+            x.awaited_by = Vec::new();
+        }
+    }
+
+    /// The ids of the tasks that await this one, each once, by id.
+    pub(crate) fn awaited_by(&self) -> Vec<u64> {
+        let first = self.awaited_by.get();
+        if first == 0 {
+            return Vec::new();
+        }
+        let mut ids = vec![first];
+        if let Some(x) = self.extra.borrow().as_deref() {
+            ids.extend_from_slice(&x.awaited_by);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     pub(crate) fn done(&self) -> bool {

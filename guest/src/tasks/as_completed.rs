@@ -41,6 +41,12 @@ where
     T: 'static,
 {
     let tasks: Vec<Option<Task<T>>> = futures.into_iter().map(|f| Some(create_task(f))).collect();
+    // Awaited by the task iterating, until each result is given (or the
+    // stream dropped).
+    let caller = super::current_task_id();
+    for t in tasks.iter().flatten() {
+        t.set_awaiter(caller);
+    }
     let state = Rc::new(State {
         done: RefCell::new(VecDeque::new()),
         waker: RefCell::new(None),

@@ -28,7 +28,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use super::{Task, TaskRef, create_task};
+use super::{Task, TaskRef, create_task, current_task_id};
 use crate::errors::{Error, Result};
 use crate::runtime::task::{Awaiting, State, TaskRun};
 use crate::runtime::{self};
@@ -64,6 +64,11 @@ where
     T: 'static,
 {
     let tasks: Vec<Task<T>> = futures.into_iter().map(create_task).collect();
+    // asyncio: gather's children are awaited by the task calling gather.
+    let caller = current_task_id();
+    for t in &tasks {
+        t.set_awaiter(caller);
+    }
     let core = Core::new(
         tasks.iter().map(|t| t.task_ref()).collect(),
         return_exceptions,
@@ -201,6 +206,8 @@ pub trait TaskTuple {
     fn task_refs(&self) -> Vec<TaskRef>;
     #[doc(hidden)]
     fn take_results(&self) -> Result<Self::Output>;
+    #[doc(hidden)]
+    fn set_awaiter(&self, awaiter: u64);
 }
 
 macro_rules! task_tuple {
@@ -212,6 +219,9 @@ macro_rules! task_tuple {
             }
             fn take_results(&self) -> Result<Self::Output> {
                 Ok(($(self.$i.take_result()?,)+))
+            }
+            fn set_awaiter(&self, awaiter: u64) {
+                $(self.$i.set_awaiter(awaiter);)+
             }
         }
     };
@@ -239,6 +249,7 @@ pub struct GatherTuple<U: TaskTuple> {
 impl<U: TaskTuple> GatherTuple<U> {
     #[doc(hidden)]
     pub fn new(tasks: U) -> GatherTuple<U> {
+        tasks.set_awaiter(current_task_id());
         GatherTuple {
             core: Core::new(tasks.task_refs(), false),
             tasks,

@@ -139,6 +139,9 @@ impl TaskGroup {
             return Ok(task);
         }
         let key = inner.children.borrow_mut().insert(task.task_ref());
+        // asyncio: the child is awaited by the group's parent task from
+        // now until it is done (`future_add_to_awaited_by`).
+        task.cell.header().add_awaited_by(inner.parent.id());
         let group = self.clone();
         task.on_done(move |t: &Rc<dyn TaskRun>| group.on_child_done(t, Some(key)));
         Ok(task)
@@ -149,6 +152,7 @@ impl TaskGroup {
         let inner = &self.inner;
         if let Some(key) = key {
             inner.children.borrow_mut().remove(key);
+            task.header().discard_awaited_by(inner.parent.id());
         }
         if inner.children.borrow().len() == 0
             && let Some(w) = inner.waker.borrow_mut().take()

@@ -1,6 +1,8 @@
-//! Coroutines and tasks: `create_task`, [`Task`], and the ways to wait for
+//! Coroutines and tasks: `create_task`, [`Task`], the ways to wait for
 //! several of them ([`gather()`], [`wait()`], [`as_completed()`],
-//! [`shield()`], [`TaskGroup`]).
+//! [`shield()`], [`TaskGroup`]), and call graph introspection
+//! ([`capture_call_graph`], [`format_call_graph`], [`print_call_graph`],
+//! [`task_table`], [`task_dump`]).
 //!
 //! A task runs a future on the loop, concurrently with other tasks, until it
 //! finishes; it keeps running when its handle is dropped. Awaiting a
@@ -28,19 +30,40 @@
 //! Awaiting a task and being cancelled meanwhile cancels the awaited task
 //! too, and the awaiter then gets that task's outcome, as
 //! `await task` does in asyncio.
+//!
+//! **Introspection**: every task knows which tasks await it (asyncio 3.14's
+//! `awaited_by`: the task awaiting it, the caller of the gather over it,
+//! the parent of its TaskGroup, ...; see [`graph`]), which gives the call
+//! graph and the task table that `python -m asyncio ps` and `pstree` show.
+//!
+//! | asyncio | here |
+//! |---|---|
+//! | `create_task(coro, name=)`, `eager_task_factory` | [`create_task`], [`create_named_task`], [`create_eager_task`] |
+//! | `Task` | [`Task<T>`](Task) (typed), [`TaskRef`] (any type) |
+//! | `current_task()`, `all_tasks()` | [`current_task`], [`all_tasks`] |
+//! | `gather`, `wait`, `as_completed`, `shield`, `TaskGroup` | [`gather()`], [`gather_all`], [`gather!`](crate::gather!), [`wait()`], [`as_completed()`], [`shield()`], [`TaskGroup`] |
+//! | `capture_call_graph(future)` | [`capture_call_graph`] gives a [`CallGraph`] (`FutureCallGraph`), what the task awaits standing in for `call_stack` |
+//! | `format_call_graph(future)`, `print_call_graph(future)` | [`format_call_graph`], [`print_call_graph`] (asyncio's layout) |
+//! | `python -m asyncio ps PID` | [`task_table`] (a [`TaskInfo`] per pending task), and `aio ps` through the `aio:host/control` export |
+//! | `python -m asyncio pstree PID` | the `task tree:` part of [`task_dump`] |
 
 mod as_completed;
 pub mod gather;
+pub mod graph;
 pub mod group;
 mod shield;
 pub mod wait;
 
 pub use as_completed::{AsCompleted, as_completed};
 pub use gather::{Gather, GatherAll, GatherTuple, TaskTuple, gather, gather_all};
+pub use graph::{
+    CallGraph, TaskInfo, capture_call_graph, format_call_graph, print_call_graph, task_table,
+};
 pub use group::TaskGroup;
 pub use shield::{Shield, shield};
 pub use wait::{ReturnWhen, Wait, wait};
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -48,7 +71,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use crate::errors::{Error, Result};
-use crate::runtime::task::{Awaiting, State, TaskOutput, TaskRun, Waiter};
+use crate::runtime::task::{Awaiting, Header, State, TaskOutput, TaskRun, Waiter};
 use crate::runtime::{self, LoopInner};
 
 /// Schedules `future` as a task on the running loop (asyncio's
@@ -121,35 +144,70 @@ pub fn all_tasks() -> Vec<TaskRef> {
     }
 }
 
-/// A readable dump of every pending task: id, name, state and what it is
-/// suspended in (asyncio's `asyncio ps`). One line per task.
+/// A readable dump of every pending task (asyncio's `python -m asyncio
+/// ps` and `pstree` in one): a count, one line per task with its id, name,
+/// what it is suspended in and the tasks that await it, then the tasks as
+/// a tree, the ones nobody awaits at the top:
+///
+/// ```text
+/// 3 pending task(s)
+///   #1 'main': awaiting its TaskGroup (1 pending)
+///   #2 'album': awaiting its TaskGroup (1 pending), awaited by #1
+///   #3 'track': awaiting sleep (0.100s left), awaited by #2
+/// task tree:
+///   └── (T) main
+///       └── (T) album
+///           └── (T) track
+/// ```
+///
+/// The task asking is `running`; a task with cancellation requests pending
+/// says `(cancelling: N)` after its state. Outside a running loop: `no
+/// running event loop`.
 pub fn task_dump() -> String {
     let Some(lp) = runtime::try_current_loop() else {
         return String::from("no running event loop\n");
     };
-    let now = lp.clock.now();
-    let current = runtime::current_task().map(|t| t.header().id);
-    let mut tasks = lp.all_tasks();
-    tasks.sort_by_key(|t| t.header().id);
-    let mut out = format!("{} pending task(s)\n", tasks.len());
-    for t in tasks {
-        let h = t.header();
-        let state = if Some(h.id) == current {
-            "running".to_string()
-        } else {
-            describe_awaiting(h.awaiting.get(), now)
-        };
+    let snapshot = graph::Snapshot::take(&lp);
+    let mut out = format!("{} pending task(s)\n", snapshot.len());
+    for h in snapshot.tasks() {
+        let state = snapshot.awaiting(h);
         let cancelling = match h.num_cancels_requested.get() {
             0 => String::new(),
             n => format!(" (cancelling: {n})"),
         };
+        let awaited_by = snapshot.awaited_by(h);
+        let awaited_by = if awaited_by.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = awaited_by.iter().map(|id| format!("#{id}")).collect();
+            format!(", awaited by {}", ids.join(", "))
+        };
         out.push_str(&format!(
-            "  #{} '{}': {state}{cancelling}\n",
+            "  #{} '{}': {state}{cancelling}{awaited_by}\n",
             h.id,
             h.name()
         ));
     }
+    if snapshot.len() > 0 {
+        out.push_str("task tree:\n");
+        out.push_str(&snapshot.tree("  "));
+    }
     out
+}
+
+/// The id of the task whose step is running (0: none).
+pub(crate) fn current_task_id() -> u64 {
+    runtime::current_task().map_or(0, |t| t.header().id)
+}
+
+/// What a task is suspended in, or how it ended.
+fn describe_state(h: &Header, now: u64) -> String {
+    match h.state.get() {
+        State::Pending => describe_awaiting(h.awaiting.get(), now),
+        State::Finished => "finished".into(),
+        State::Failed => "failed".into(),
+        State::Cancelled => "cancelled".into(),
+    }
 }
 
 fn describe_awaiting(a: Awaiting, now: u64) -> String {
@@ -284,19 +342,9 @@ impl TaskRef {
 
     /// What the task is suspended in, as the task dump shows it.
     pub fn awaiting(&self) -> String {
-        let now = self
-            .cell
-            .header()
-            .lp
-            .upgrade()
-            .map(|lp| lp.clock.now())
-            .unwrap_or(0);
-        match self.cell.header().state.get() {
-            State::Pending => describe_awaiting(self.cell.header().awaiting.get(), now),
-            State::Finished => "finished".into(),
-            State::Failed => "failed".into(),
-            State::Cancelled => "cancelled".into(),
-        }
+        let h = self.cell.header();
+        let now = h.lp.upgrade().map(|lp| lp.clock.now()).unwrap_or(0);
+        describe_state(h, now)
     }
 
     /// Registers a synchronous hook run when the task finishes (internal:
@@ -351,7 +399,6 @@ impl fmt::Debug for TaskRef {
 pub struct CallbackId(u64);
 
 fn next_callback_id() -> u64 {
-    use std::cell::Cell;
     thread_local!(static NEXT: Cell<u64> = const { Cell::new(1) });
     NEXT.with(|n| {
         let id = n.get();
@@ -365,12 +412,32 @@ fn next_callback_id() -> u64 {
 pub struct Task<T> {
     pub(crate) cell: Rc<dyn TaskOutput<T>>,
     task: TaskRef,
+    /// The task this handle has put in its task's awaited_by (0: none):
+    /// the one awaiting it, or the caller of the gather, `wait` or `shield`
+    /// that holds it. Taken out when the await ends or the handle drops.
+    awaiter: Cell<u64>,
 }
 
 impl<T> Task<T> {
     pub(crate) fn from_cell(cell: Rc<dyn TaskOutput<T>>) -> Task<T> {
         let task = TaskRef::from_rc(cell.clone());
-        Task { cell, task }
+        Task {
+            cell,
+            task,
+            awaiter: Cell::new(0),
+        }
+    }
+
+    /// Makes `awaiter` (a task id; 0: none) the task this handle records
+    /// in its task's awaited_by, replacing the one it recorded before.
+    pub(crate) fn set_awaiter(&self, awaiter: u64) {
+        let h = self.cell.header();
+        let awaiter = if h.done() { 0 } else { awaiter };
+        let old = self.awaiter.replace(awaiter);
+        if old != awaiter {
+            h.discard_awaited_by(old);
+            h.add_awaited_by(awaiter);
+        }
     }
 
     /// A type-erased handle to the same task.
@@ -419,20 +486,35 @@ impl<T> fmt::Debug for Task<T> {
     }
 }
 
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.set_awaiter(0);
+    }
+}
+
 impl<T> Future for Task<T> {
     type Output = Result<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         let h = self.cell.header();
-        if let Some(current) = runtime::current_task()
-            && current.header().id == h.id
-        {
+        let current = runtime::current_task().map_or(0, |t| t.header().id);
+        if current == h.id {
             return Poll::Ready(Err(Error::runtime("a task cannot await itself")));
         }
         match self.task.poll_done(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(self.take_result()),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                self.set_awaiter(0);
+                match result {
+                    Ok(()) => Poll::Ready(self.take_result()),
+                    Err(e) => Poll::Ready(Err(e)),
+                }
+            }
+            Poll::Pending => {
+                // asyncio's `future_add_to_awaited_by(task, current)`, for
+                // as long as this await lasts.
+                self.set_awaiter(current);
+                Poll::Pending
+            }
         }
     }
 }

@@ -28,9 +28,10 @@ where
     F: Future<Output = Result<T>> + 'static,
     T: 'static,
 {
-    Shield {
-        task: create_task(future),
-    }
+    let task = create_task(future);
+    // asyncio: the inner task is awaited by the task that shields it.
+    task.set_awaiter(super::current_task_id());
+    Shield { task }
 }
 
 /// The future of [`shield`].
@@ -42,6 +43,7 @@ pub struct Shield<T> {
 impl<T> Shield<T> {
     /// The shielded task (to await it later, or to cancel it on purpose).
     pub fn into_task(self) -> Task<T> {
+        self.task.set_awaiter(0);
         self.task
     }
 }
@@ -51,6 +53,8 @@ impl<T> Future for Shield<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
         if let Some(e) = runtime::take_cancel() {
+            // The await is over; the task runs on, awaited by nobody.
+            self.task.set_awaiter(0);
             return Poll::Ready(Err(e));
         }
         let h = self.task.cell.header();

@@ -71,6 +71,7 @@ where
         state,
         return_when,
         timeout: timeout.map(crate::time::internal_timer),
+        awaiter: 0,
     }
 }
 
@@ -87,12 +88,19 @@ pub struct Wait<T> {
     state: Rc<WaitState>,
     return_when: ReturnWhen,
     timeout: Option<Sleep>,
+    /// The task the handles record as their awaiter (0: none yet).
+    awaiter: u64,
 }
 
 type Split<T> = (Vec<Task<T>>, Vec<Task<T>>);
 
 impl<T> Wait<T> {
     fn split(&mut self) -> Split<T> {
+        // The wait is over: the handles go back to the caller, awaited by
+        // nobody.
+        for t in &self.tasks {
+            t.set_awaiter(0);
+        }
         std::mem::take(&mut self.tasks)
             .into_iter()
             .partition(|t| t.done())
@@ -124,6 +132,15 @@ impl<T> Future for Wait<T> {
             && timeout.poll_expired(cx)
         {
             return Poll::Ready(Ok(this.split()));
+        }
+        // The waiting task awaits each task until the wait ends (or is
+        // dropped with the handles).
+        let me = super::current_task_id();
+        if this.awaiter != me {
+            this.awaiter = me;
+            for t in &this.tasks {
+                t.set_awaiter(me);
+            }
         }
         *this.state.waker.borrow_mut() = Some(cx.waker().clone());
         runtime::set_awaiting(Awaiting::Wait {
