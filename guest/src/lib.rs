@@ -210,6 +210,27 @@ pub mod __private {
         }
     }
 
+    /// The `aio:host/control` export of a program (`#[asyncio::main]`):
+    /// about the loop `main` runs on, while it runs (`aio ps` asks it).
+    /// There is nothing to start: `start` does nothing.
+    #[derive(Debug)]
+    pub struct ProgramControl;
+
+    impl control::Guest for ProgramControl {
+        async fn start() {}
+
+        fn task_dump() -> String {
+            crate::runner::in_program_loop(crate::tasks::task_dump)
+        }
+
+        fn task_table() -> Vec<control::TaskInfo> {
+            crate::runner::in_program_loop(crate::tasks::task_table)
+                .into_iter()
+                .map(task_info)
+                .collect()
+        }
+    }
+
     fn task_info(t: crate::tasks::TaskInfo) -> control::TaskInfo {
         control::TaskInfo {
             id: t.id,

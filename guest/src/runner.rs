@@ -18,9 +18,15 @@
 //! then, as `asyncio.run` does, cancels every task still pending, waits for
 //! them to finish their cleanup, reports any error they raised meanwhile to
 //! the exception handler, and closes the loop.
+//!
+//! While `#[asyncio::main]` runs `main`, the program's loop is what its
+//! `aio:host/control` export reports on (`task-dump`, `task-table`: how
+//! `aio ps` sees a running program); a `Runner` of your own is not.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io::Write;
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::errors::{Error, Result};
@@ -101,12 +107,23 @@ impl Runner {
         F: Future<Output = Result<T>> + 'static,
         T: 'static,
     {
+        self.run_on_loop(main, false).await
+    }
+
+    /// [`run`](Self::run); `program`: the loop is the program's, which the
+    /// `aio:host/control` export reports on while it runs.
+    async fn run_on_loop<F, T>(self, main: F, program: bool) -> Result<T>
+    where
+        F: Future<Output = Result<T>> + 'static,
+        T: 'static,
+    {
         if try_current_loop().is_some_and(|lp| lp.running.get()) {
             return Err(Error::runtime(
                 "Runner::run cannot be called from a running event loop",
             ));
         }
         let lp = self.make_loop(Clock::Host);
+        let _program = program.then(|| ProgramLoop::set(&lp));
         #[cfg(target_arch = "wasm32")]
         let park = crate::runtime::run::HostPark::new();
         #[cfg(not(target_arch = "wasm32"))]
@@ -170,7 +187,9 @@ where
     F: Future<Output = R> + 'static,
     R: MainResult + 'static,
 {
-    let result = runner.run(async move { main.await.into_result() }).await;
+    let result = runner
+        .run_on_loop(async move { main.await.into_result() }, true)
+        .await;
     flush_stdio();
     match result {
         Ok(()) => Ok(()),
@@ -183,6 +202,42 @@ where
             Err(())
         }
     }
+}
+
+thread_local! {
+    /// The loop of the program's `main`, while [`run_main`] runs it: a
+    /// synchronous export call (`aio:host/control`) is not inside a step
+    /// of the loop, so it finds the loop here.
+    static PROGRAM_LOOP: RefCell<Option<Rc<LoopInner>>> = const { RefCell::new(None) };
+}
+
+/// Makes a loop the program's until it drops.
+struct ProgramLoop;
+
+impl ProgramLoop {
+    fn set(lp: &Rc<LoopInner>) -> ProgramLoop {
+        PROGRAM_LOOP.with(|p| *p.borrow_mut() = Some(lp.clone()));
+        ProgramLoop
+    }
+}
+
+impl Drop for ProgramLoop {
+    fn drop(&mut self) {
+        let lp = PROGRAM_LOOP.with(|p| p.borrow_mut().take());
+        drop(lp);
+    }
+}
+
+/// Runs `f` with the program's loop as the running loop, or with no
+/// running loop when no program runs (before `main` starts, after it
+/// ended, or in a plugin).
+pub(crate) fn in_program_loop<R>(f: impl FnOnce() -> R) -> R {
+    let lp = PROGRAM_LOOP.with(|p| p.borrow().clone());
+    let _enter = match &lp {
+        Some(lp) => crate::runtime::enter(lp),
+        None => crate::runtime::leave(),
+    };
+    f()
 }
 
 /// What the `fn main` that `#[asyncio::main]` leaves behind does: explain.

@@ -4,8 +4,9 @@
 
 use std::cell::RefCell;
 use std::future::Future as _;
+use std::pin::pin;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use asyncio::testing::TestLoop;
@@ -558,4 +559,64 @@ fn a_cycle_of_awaits_ends_the_graph_and_the_tree() {
     );
     drop(tl);
     drop(main);
+}
+
+/// What `#[asyncio::main]` exports as `aio:host/control`: the program's
+/// loop, seen from a synchronous export call between two steps of it.
+#[test]
+fn a_program_exports_its_task_table_while_main_runs() {
+    use asyncio::__private::{ProgramControl, run_main};
+    use asyncio::control_bindings::exports::aio::host::control::{Guest, TaskInfo as Wit};
+
+    assert!(ProgramControl::task_table().is_empty());
+    assert_eq!(ProgramControl::task_dump(), "no running event loop\n");
+    let go: asyncio::Future<()> = asyncio::Future::new();
+    let g = go.clone();
+    let program = run_main(asyncio::Runner::new().debug(false), async move {
+        let worker = create_named_task("worker", g);
+        worker.await
+    });
+    let mut program = pin!(program);
+    let mut cx = Context::from_waker(Waker::noop());
+    // Nothing can progress until `go` is set: the loop returns, as it
+    // does to the host.
+    assert!(program.as_mut().poll(&mut cx).is_pending());
+    let wit = |id, name: &str, awaiting: &str, awaited_by: &[u64]| Wit {
+        id,
+        name: name.into(),
+        state: "pending".into(),
+        awaiting: awaiting.into(),
+        awaited_by: awaited_by.to_vec(),
+    };
+    let table = ProgramControl::task_table();
+    assert_eq!(table.len(), 2, "{table:?}");
+    let fields = |t: &Wit| {
+        (
+            t.id,
+            t.name.clone(),
+            t.state.clone(),
+            t.awaiting.clone(),
+            t.awaited_by.clone(),
+        )
+    };
+    let expected = [
+        wit(1, "main", "awaiting task #2", &[]),
+        wit(2, "worker", "awaiting a future", &[1]),
+    ];
+    assert_eq!(
+        table.iter().map(fields).collect::<Vec<_>>(),
+        expected.iter().map(fields).collect::<Vec<_>>()
+    );
+    let dump = ProgramControl::task_dump();
+    assert!(
+        dump.starts_with("2 pending task(s)\n  #1 'main': awaiting task #2\n"),
+        "{dump}"
+    );
+    assert!(dump.ends_with("task tree:\n  └── (T) main\n      └── (T) worker\n"));
+    // The export call left no loop running behind it.
+    assert!(asyncio::try_get_running_loop().is_none());
+    go.set_result(()).unwrap();
+    assert_eq!(program.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+    assert!(ProgramControl::task_table().is_empty());
+    assert_eq!(ProgramControl::task_dump(), "no running event loop\n");
 }

@@ -434,6 +434,12 @@ pub(crate) fn enter(lp: &Rc<LoopInner>) -> EnterGuard {
     EnterGuard { previous }
 }
 
+/// Makes no loop the running loop until the guard drops.
+pub(crate) fn leave() -> EnterGuard {
+    let previous = CURRENT.with(|c| c.replace(None));
+    EnterGuard { previous }
+}
+
 impl Drop for EnterGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
