@@ -6,6 +6,8 @@
 //!                  [--max-handles N] [--allow-precompiled] [-- ARGS...]
 //! aio call APP.wasm 'EXPORT(ARGS...)' [the flags of run] [--call-timeout D]
 //! aio repl [APP.wasm] [the flags of run] [--call-timeout D] [--history FILE]
+//! aio ps PID [--json]
+//! aio pstree PID [--json]
 //! aio compile APP.wasm [-o APP.cwasm]
 //! aio inspect APP.wasm
 //! ```
@@ -19,8 +21,10 @@ use aio_host::{Error, Grants, Limits, LoadedFrom, Program, RunOptions, Runtime, 
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+mod ps;
 mod repl;
 
 /// The REPL's playground, built from host/playground by build.rs.
@@ -55,6 +59,21 @@ enum Command {
     Repl(Box<ReplArgs>),
     /// List what a component imports and exports.
     Inspect(InspectArgs),
+    /// Show the asyncio tasks of a running `aio run` or `aio repl` (as
+    /// `python -m asyncio ps PID`).
+    Ps(PsArgs),
+    /// Show them as a tree of who awaits whom (`python -m asyncio pstree`).
+    Pstree(PsArgs),
+}
+
+#[derive(Debug, Args)]
+struct PsArgs {
+    /// The process ID of the `aio run` or `aio repl`.
+    pid: u32,
+
+    /// Print the table as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -225,14 +244,24 @@ async fn main() {
 }
 
 async fn execute(cli: &Cli) -> Result<u8, Error> {
+    match &cli.command {
+        Command::Ps(args) => return ps::ask(args.pid, ps_form(args, ps::Form::Ps)).await,
+        Command::Pstree(args) => return ps::ask(args.pid, ps_form(args, ps::Form::Tree)).await,
+        _ => {}
+    }
     let runtime = Runtime::new()?;
     match &cli.command {
         Command::Run(args) => run(&runtime, args, cli.verbose).await,
         Command::Call(args) => call(&runtime, args).await,
-        Command::Repl(args) => repl(&runtime, args).await,
+        Command::Repl(args) => repl(&runtime, args, cli.verbose).await,
         Command::Compile(args) => compile(&runtime, args, cli.verbose),
         Command::Inspect(args) => inspect(&runtime, args, cli.verbose),
+        Command::Ps(_) | Command::Pstree(_) => unreachable!("answered above"),
     }
+}
+
+fn ps_form(args: &PsArgs, form: ps::Form) -> ps::Form {
+    if args.json { ps::Form::Json } else { form }
 }
 
 async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Error> {
@@ -259,11 +288,22 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
     // SIGINT, SIGTERM, ... go to the guest (docs/signals.md).
     let signals = aio_host::Signals::new().grace_period(args.sandbox.signal_grace);
     let _forwarding = signals.forward_host_signals()?;
+    // `aio ps PID` asks the guest for its tasks through this probe.
+    let probe = aio_host::TaskProbe::new();
+    let asking = probe.clone();
+    let _listening = ps::listen(
+        Arc::new(move || {
+            let probe = asking.clone();
+            Box::pin(async move { probe.task_table().await })
+        }),
+        verbose,
+    );
     let options = RunOptions::new()
         .args(args.args.iter().cloned())
         .grants(grants)
         .limits(limits)
-        .signals(&signals);
+        .signals(&signals)
+        .task_probe(&probe);
     match program.run(options).await.into_status() {
         Status::Failed(err) => Err(err),
         exited => Ok(exited.exit_status()),
@@ -345,7 +385,7 @@ async fn call(runtime: &Runtime, args: &CallArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
-async fn repl(runtime: &Runtime, args: &ReplArgs) -> Result<u8, Error> {
+async fn repl(runtime: &Runtime, args: &ReplArgs, verbose: bool) -> Result<u8, Error> {
     aio_host::process::adopt_orphans().map_err(|e| {
         Error::from(std::io::Error::new(
             e.kind(),
@@ -379,6 +419,7 @@ async fn repl(runtime: &Runtime, args: &ReplArgs) -> Result<u8, Error> {
         options,
         audit,
         history,
+        verbose,
     })
     .await
 }

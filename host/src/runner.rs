@@ -27,6 +27,7 @@ use crate::bindings::GuestPre;
 use crate::cache::{self, CacheSetting, CompileCache, LoadedFrom};
 use crate::error::{Error, ErrorKind, one_line};
 use crate::inspect::Inspection;
+use crate::introspect::{TableRequest, TaskInfo, TaskProbe, control_func};
 use crate::limits::{EpochTicker, Limits};
 use crate::outcome::{Ended, Outcome, classify_ending};
 use crate::policy::Grants;
@@ -34,9 +35,11 @@ use crate::pooling::Pooling;
 use crate::signals::{RunSignals, Signals};
 use crate::stdio::Stdio;
 use crate::store::{CHILD_REAP_PATIENCE, GuestStore, RunState, Setup};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, Func, Linker, Val};
 use wasmtime::{Config, Engine, Store};
 
 /// Loads guest components and runs them. Create one per process (it owns a
@@ -336,6 +339,7 @@ pub struct RunOptions {
     limits: Limits,
     stdio: Stdio,
     signals: Option<Signals>,
+    probe: Option<TaskProbe>,
 }
 
 impl RunOptions {
@@ -385,6 +389,14 @@ impl RunOptions {
         self.signals = Some(signals.clone());
         self
     }
+
+    /// While the run lasts, `probe` asks the guest for its task table
+    /// ([`TaskProbe::task_table`], what `aio ps` shows), for a guest built
+    /// with the SDK (which exports `aio:host/control`).
+    pub fn task_probe(mut self, probe: &TaskProbe) -> Self {
+        self.probe = Some(probe.clone());
+        self
+    }
 }
 
 impl Program {
@@ -429,6 +441,7 @@ impl Program {
             limits,
             stdio,
             signals,
+            probe,
         } = options;
         let run_signals = match &signals {
             Some(signals) => signals.attach(),
@@ -446,7 +459,9 @@ impl Program {
                 signals: run_signals.clone(),
             },
         );
-        let run = run_guest(&self.pre, &mut guest.store);
+        let probe =
+            probe.map(|probe| (control_func(&self.engine, &self.component), probe.attach()));
+        let run = run_guest(&self.pre, &mut guest.store, probe);
         // A signal the guest does not handle (or a graceful one it took too
         // long over) ends the run, as the timeout does.
         let run = async {
@@ -470,15 +485,63 @@ impl Program {
     }
 }
 
-/// Instantiates the guest in `store` and calls its run export.
+/// A run's task probe: the guest's `task-table` export (if any) and the
+/// requests for it.
+type Probe = (
+    Option<ComponentExportIndex>,
+    tokio::sync::mpsc::UnboundedReceiver<TableRequest>,
+);
+
+/// Instantiates the guest in `store` and calls its run export; meanwhile
+/// answers the probe's requests for the task table.
 async fn run_guest(
     pre: &GuestPre<RunState>,
     store: &mut Store<RunState>,
+    probe: Option<Probe>,
 ) -> wasmtime::Result<Result<(), ()>> {
-    let guest = pre.instantiate_async(&mut *store).await?;
+    let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+    let guest = crate::bindings::Guest::new(&mut *store, &instance)?;
+    let probe =
+        probe.map(|(index, rx)| (index.and_then(|i| instance.get_func(&mut *store, i)), rx));
     store
-        .run_concurrent(async move |accessor| guest.wasi_cli_run().call_run(accessor).await)
+        .run_concurrent(async move |accessor| {
+            let run = guest.wasi_cli_run().call_run(accessor);
+            let Some((table, mut requests)) = probe else {
+                return run.await;
+            };
+            let mut run = std::pin::pin!(run);
+            let mut asks = FuturesUnordered::new();
+            loop {
+                tokio::select! {
+                    result = &mut run => return result,
+                    Some(reply) = requests.recv() => asks.push(answer_table(accessor, table, reply)),
+                    Some(()) = asks.next(), if !asks.is_empty() => {}
+                }
+            }
+        })
         .await?
+}
+
+/// Calls the guest's `task-table` for one request.
+async fn answer_table(
+    accessor: &wasmtime::component::Accessor<RunState>,
+    table: Option<Func>,
+    reply: TableRequest,
+) {
+    let Some(table) = table else {
+        let _ = reply.send(Err(Error::new(
+            ErrorKind::NoSuchExport,
+            "the program does not export aio:host/control.task-table (not built with this asyncio SDK)",
+        )));
+        return;
+    };
+    let mut results = [Val::Bool(false)];
+    let answer = match table.call_concurrent(accessor, &[], &mut results).await {
+        Ok(()) => TaskInfo::list_from_val(&results[0])
+            .map_err(|why| Error::new(ErrorKind::Host, format!("task-table: {why}"))),
+        Err(e) => Err(Error::host("task-table", &e)),
+    };
+    let _ = reply.send(answer);
 }
 
 /// What a file's first bytes say it is.

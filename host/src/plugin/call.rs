@@ -39,6 +39,8 @@ pub(crate) struct Funcs {
     pub(crate) exports: Vec<Func>,
     /// `aio:host/control.task-dump`, when exported.
     pub(crate) task_dump: Option<Func>,
+    /// `aio:host/control.task-table`, when exported.
+    pub(crate) task_table: Option<Func>,
 }
 
 /// A call in flight on the actor: `Err` (a trap) ends the instance.
@@ -73,6 +75,7 @@ pub(crate) struct Supervision {
 pub(crate) enum Target {
     Export(usize),
     TaskDump,
+    TaskTable,
 }
 
 /// A call with [`Val`]s, already type-checked.
@@ -96,6 +99,7 @@ impl Start for DynamicCall {
         let func = match self.target {
             Target::Export(i) => funcs.exports.get(i).copied(),
             Target::TaskDump => funcs.task_dump,
+            Target::TaskTable => funcs.task_table,
         };
         let Some(func) = func else {
             let _ = self.reply.send(Err(Error::new(

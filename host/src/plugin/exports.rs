@@ -14,9 +14,7 @@ use wasmtime::Engine;
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{Component, ComponentExportIndex};
 
-/// The interface the asyncio SDK exports from every plugin (without its
-/// version).
-const CONTROL: &str = "aio:host/control";
+use crate::introspect::CONTROL;
 
 /// One export function of a plugin.
 #[derive(Debug, Clone)]
@@ -90,6 +88,7 @@ impl ExportFunc {
 pub(crate) struct ControlIndices {
     pub(crate) start: Option<ComponentExportIndex>,
     pub(crate) task_dump: Option<ComponentExportIndex>,
+    pub(crate) task_table: Option<ComponentExportIndex>,
 }
 
 /// Every export function of a plugin, and its control interface.
@@ -134,6 +133,7 @@ impl Exports {
                             match func_name {
                                 "start" => control.start = Some(index),
                                 "task-dump" => control.task_dump = Some(index),
+                                "task-table" => control.task_table = Some(index),
                                 _ => {}
                             }
                         } else if !func_name.starts_with('[') {

@@ -6,6 +6,7 @@ use super::options::CallOptions;
 use super::typecheck;
 use super::{ExportFunc, Plugin};
 use crate::error::{Error, ErrorKind, one_line};
+use crate::introspect::TaskInfo;
 use crate::stdio::Captured;
 use crate::store::RunState;
 use std::sync::Arc;
@@ -262,6 +263,51 @@ impl Instance {
             other => Err(Error::new(
                 ErrorKind::Host,
                 format!("{}: task-dump returned {other:?}", plugin.name()),
+            )),
+        }
+    }
+
+    /// The guest's asyncio tasks as a table (the SDK's
+    /// `aio:host/control.task-table`), with who awaits whom: what `aio ps`
+    /// shows ([`format_ps`](crate::introspect::format_ps),
+    /// [`format_pstree`](crate::introspect::format_pstree)). Fails with
+    /// [`ErrorKind::NoSuchExport`] for a plugin not built with this SDK.
+    pub async fn task_table(&self) -> Result<Vec<TaskInfo>, Error> {
+        let plugin = &self.shared.plugin;
+        if plugin.exports_table().control.task_table.is_none() {
+            return Err(Error::new(
+                ErrorKind::NoSuchExport,
+                format!(
+                    "{}: no task table: the plugin does not export aio:host/control.task-table (not built with this asyncio SDK)",
+                    plugin.name()
+                ),
+            ));
+        }
+        let (reply, answer) = oneshot::channel();
+        let call = DynamicCall {
+            target: Target::TaskTable,
+            func: None,
+            params: Vec::new(),
+            result_count: 1,
+            supervision: Supervision {
+                timeout: None,
+                grace: self.shared.cancel_grace,
+                cancel: None,
+                takes_part: plugin.has_control(),
+            },
+            label: format!("{}: task-table", plugin.name()),
+            reply,
+        };
+        match self.ask(Box::new(call), answer).await?.as_slice() {
+            [table] => TaskInfo::list_from_val(table).map_err(|why| {
+                Error::new(
+                    ErrorKind::Host,
+                    format!("{}: task-table: {why}", plugin.name()),
+                )
+            }),
+            other => Err(Error::new(
+                ErrorKind::Host,
+                format!("{}: task-table returned {other:?}", plugin.name()),
             )),
         }
     }

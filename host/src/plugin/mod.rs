@@ -256,6 +256,7 @@ impl Plugin {
             .collect::<Result<Vec<_>, _>>()?;
         let control = &inner.exports.control;
         let task_dump = control.task_dump.map(&mut func).transpose()?;
+        let task_table = control.task_table.map(&mut func).transpose()?;
         let start = control.start.map(&mut func).transpose()?;
 
         let (tx, commands) = mpsc::unbounded_channel();
@@ -266,7 +267,11 @@ impl Plugin {
             name: inner.name.clone(),
             guest,
             instance,
-            funcs: Funcs { exports, task_dump },
+            funcs: Funcs {
+                exports,
+                task_dump,
+                task_table,
+            },
             start,
             commands,
             ended,

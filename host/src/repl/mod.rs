@@ -35,6 +35,8 @@ pub(crate) struct Setup {
     pub(crate) options: InstanceOptions,
     pub(crate) audit: Option<AuditLog>,
     pub(crate) history: Option<PathBuf>,
+    /// Say why `aio ps` cannot see the session, if it cannot.
+    pub(crate) verbose: bool,
 }
 
 /// Runs the REPL until `.exit`, Ctrl-D or SIGTERM/SIGHUP; returns the exit
@@ -46,6 +48,7 @@ pub(crate) async fn run(setup: Setup) -> Result<u8, Error> {
         options,
         audit,
         history,
+        verbose,
     } = setup;
     let mut names: Vec<String> = plugin
         .exports()
@@ -62,8 +65,27 @@ pub(crate) async fn run(setup: Setup) -> Result<u8, Error> {
     let _ctrl_c_is_ours = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
+    // `aio ps PID` asks whichever instance is live.
+    let published: Published = Arc::new(Mutex::new(None));
+    let asked = published.clone();
+    let _listening = crate::ps::listen(
+        Arc::new(move || {
+            let instance = asked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            Box::pin(async move {
+                match instance {
+                    Some(instance) => instance.task_table().await,
+                    None => Err(Error::new(
+                        ErrorKind::Closed,
+                        "the REPL has no live instance (.restart makes one)",
+                    )),
+                }
+            })
+        }),
+        verbose,
+    );
     let mut session = Session {
         out: editor.printer(),
+        published,
         instance: None,
         plugin,
         options,
@@ -150,10 +172,14 @@ struct Job {
 
 type Jobs = Arc<Mutex<BTreeMap<u64, Job>>>;
 
+/// The instance `aio ps` sees.
+type Published = Arc<Mutex<Option<Instance>>>;
+
 struct Session {
     plugin: Plugin,
     options: InstanceOptions,
     instance: Option<Instance>,
+    published: Published,
     audit: Option<AuditLog>,
     out: Printer,
     jobs: Jobs,
@@ -164,7 +190,10 @@ impl Session {
     /// Instantiates the plugin (at start and on `.restart`).
     async fn start(&mut self) {
         match self.plugin.instantiate(self.options.clone()).await {
-            Ok(instance) => self.instance = Some(instance),
+            Ok(instance) => {
+                *self.published.lock().unwrap_or_else(|e| e.into_inner()) = Some(instance.clone());
+                self.instance = Some(instance);
+            }
             Err(e) => {
                 eprintln!("error: cannot instantiate {}: {e}", self.plugin.name());
                 eprintln!("(fix the cause, then .restart)");
@@ -177,6 +206,10 @@ impl Session {
         for job in lock(&self.jobs).values() {
             job.token.cancel();
         }
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(instance) = self.instance.take() {
             instance.close().await;
         }
@@ -362,6 +395,20 @@ impl Session {
         let Some(instance) = self.live() else {
             return;
         };
+        // The tree of who awaits whom; a plugin of an older SDK has only
+        // the flat dump.
+        match instance.task_table().await {
+            Ok(tasks) => {
+                println!("the guest's tasks ({}):", tasks.len());
+                print!("{}", aio_host::introspect::format_pstree(&tasks));
+                return;
+            }
+            Err(e) if e.kind() == ErrorKind::NoSuchExport => {}
+            Err(e) => {
+                eprintln!("error: {e}");
+                return;
+            }
+        }
         match instance.task_dump().await {
             Ok(dump) => print!("the guest's tasks: {dump}"),
             Err(e) if e.kind() == ErrorKind::NoSuchExport => {

@@ -31,6 +31,7 @@ mod instance_life;
 mod net;
 mod plugins;
 mod process;
+mod ps;
 mod queues;
 mod repl;
 mod runner;

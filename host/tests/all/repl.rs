@@ -65,7 +65,8 @@ fn a_session_awaits_calls_runs_them_in_the_background_and_cancels_with_ctrl_c() 
     s.exp_string(">>> ").unwrap();
     s.send_line(".tasks").unwrap();
     s.exp_string(r#"  [1] sleep(1500, "later")"#).unwrap();
-    s.exp_string("pending task(s)").unwrap();
+    s.exp_string("the guest's tasks (").unwrap();
+    s.exp_string("(T) play.sleep").unwrap();
     s.exp_string(r#"[1] sleep(1500, "later") -> "later""#)
         .unwrap();
 
