@@ -174,6 +174,28 @@ pub use time::{
     Instant, Sleep, Timeout, sleep, sleep_until, timeout, timeout_at, wait_for, yield_now,
 };
 
+/// `#[asyncio::main]`'s `aio:host/control` export (feature `host-control`).
+#[cfg(feature = "host-control")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_program_control {
+    () => {
+        #[doc(hidden)]
+        use ::asyncio::__private::ProgramControl as __AsyncioControl;
+        ::asyncio::__private::export_control!(
+            __AsyncioControl with_types_in ::asyncio::control_bindings
+        );
+    };
+}
+
+/// Without `host-control`, a program exports `wasi:cli/run` only.
+#[cfg(not(feature = "host-control"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_program_control {
+    () => {};
+}
+
 /// What `#[asyncio::main]` expands to refers to these; not a public API.
 #[doc(hidden)]
 pub mod __private {

@@ -11,9 +11,9 @@
 //!
 //! expands to: the user's function renamed; an implementation of the
 //! `wasi:cli/run@0.3.0` export that runs it on a fresh loop (`Runner`), and
-//! the export itself; the SDK's `aio:host/control` export, which reports on
-//! that loop while `main` runs (`task-dump`, `task-table`: how `aio ps`
-//! sees a running program); and a plain `fn main` (the WASI 0.2 entry point that
+//! the export itself; the SDK's `aio:host/control` export (with its default
+//! `host-control` feature), which reports on that loop while `main` runs
+//! (`task-dump`, `task-table`: how `aio ps` sees a running program); and a plain `fn main` (the WASI 0.2 entry point that
 //! Rust requires of a binary), which explains that a WASI 0.3 host is needed
 //! (natively, it runs the program on a real-time loop).
 
@@ -114,12 +114,9 @@ fn expand(
 
         ::asyncio::__private::export!(__AsyncioMain with_types_in ::asyncio::bindings);
 
-        // `aio:host/control` on the program's loop (`aio ps` asks it).
-        #[doc(hidden)]
-        use ::asyncio::__private::ProgramControl as __AsyncioControl;
-        ::asyncio::__private::export_control!(
-            __AsyncioControl with_types_in ::asyncio::control_bindings
-        );
+        // `aio:host/control` on the program's loop (`aio ps` asks it),
+        // unless the SDK's `host-control` feature is off.
+        ::asyncio::__export_program_control!();
     })
 }
 
