@@ -19,13 +19,14 @@
 //! ```
 
 use crate::error::{Error, ErrorKind};
+use crate::store::RunState;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, ComponentExportIndex, Val};
+use wasmtime::component::{Component, ComponentExportIndex, Func, Val};
 
 /// The interface a guest built with the SDK exports (without its version).
 pub(crate) const CONTROL: &str = "aio:host/control";
@@ -273,6 +274,28 @@ pub(crate) fn control_func(engine: &Engine, component: &Component) -> Option<Com
         }
     }
     None
+}
+
+/// Calls the guest's `task-table` for one request.
+pub(crate) async fn answer_table(
+    accessor: &wasmtime::component::Accessor<RunState>,
+    table: Option<Func>,
+    reply: TableRequest,
+) {
+    let Some(table) = table else {
+        let _ = reply.send(Err(Error::new(
+            ErrorKind::NoSuchExport,
+            "the program does not export aio:host/control.task-table (not built with this asyncio SDK)",
+        )));
+        return;
+    };
+    let mut results = [Val::Bool(false)];
+    let answer = match table.call_concurrent(accessor, &[], &mut results).await {
+        Ok(()) => TaskInfo::list_from_val(&results[0])
+            .map_err(|why| Error::new(ErrorKind::Host, format!("task-table: {why}"))),
+        Err(e) => Err(Error::host("task-table", &e)),
+    };
+    let _ = reply.send(answer);
 }
 
 /// A request for the table, answered by the run it is attached to.

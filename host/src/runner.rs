@@ -27,7 +27,7 @@ use crate::bindings::GuestPre;
 use crate::cache::{self, CacheSetting, CompileCache, LoadedFrom};
 use crate::error::{Error, ErrorKind, one_line};
 use crate::inspect::Inspection;
-use crate::introspect::{TableRequest, TaskInfo, TaskProbe, control_func};
+use crate::introspect::{TableRequest, TaskProbe, answer_table, control_func};
 use crate::limits::{EpochTicker, Limits};
 use crate::outcome::{Ended, Outcome, classify_ending};
 use crate::policy::Grants;
@@ -39,7 +39,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wasmtime::component::{Component, ComponentExportIndex, Func, Linker, Val};
+use wasmtime::component::{Component, ComponentExportIndex, Linker};
 use wasmtime::{Config, Engine, Store};
 
 /// Loads guest components and runs them. Create one per process (it owns a
@@ -520,28 +520,6 @@ async fn run_guest(
             }
         })
         .await?
-}
-
-/// Calls the guest's `task-table` for one request.
-async fn answer_table(
-    accessor: &wasmtime::component::Accessor<RunState>,
-    table: Option<Func>,
-    reply: TableRequest,
-) {
-    let Some(table) = table else {
-        let _ = reply.send(Err(Error::new(
-            ErrorKind::NoSuchExport,
-            "the program does not export aio:host/control.task-table (not built with this asyncio SDK)",
-        )));
-        return;
-    };
-    let mut results = [Val::Bool(false)];
-    let answer = match table.call_concurrent(accessor, &[], &mut results).await {
-        Ok(()) => TaskInfo::list_from_val(&results[0])
-            .map_err(|why| Error::new(ErrorKind::Host, format!("task-table: {why}"))),
-        Err(e) => Err(Error::host("task-table", &e)),
-    };
-    let _ = reply.send(answer);
 }
 
 /// What a file's first bytes say it is.

@@ -226,3 +226,29 @@ impl Hinter for Completion {
 impl Highlighter for Completion {}
 impl Validator for Completion {}
 impl Helper for Completion {}
+
+/// The terminal's settings when the REPL started, restored on drop (the
+/// editor's thread may be inside `readline`, in raw mode, when the
+/// session ends on a signal).
+pub(crate) struct SavedTerminal(Option<libc::termios>);
+
+impl SavedTerminal {
+    /// Saves stdin's settings, if it is a terminal.
+    pub(crate) fn save() -> SavedTerminal {
+        let mut saved = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: `tcgetattr` writes a `termios` through a valid pointer and
+        // reports failure (not a terminal) with -1, when it is left unread.
+        let ok = unsafe { libc::tcgetattr(libc::STDIN_FILENO, saved.as_mut_ptr()) } == 0;
+        // SAFETY: initialised by the successful call above.
+        SavedTerminal(ok.then(|| unsafe { saved.assume_init() }))
+    }
+}
+
+impl Drop for SavedTerminal {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.0 {
+            // SAFETY: restores settings read from this same descriptor.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved) };
+        }
+    }
+}

@@ -57,6 +57,9 @@ pub(crate) async fn run(setup: Setup) -> Result<u8, Error> {
         .collect();
     names.sort();
     names.dedup();
+    // Put the terminal back as it was however the session ends: SIGTERM
+    // may come while the editor holds it in raw mode.
+    let _terminal = editor::SavedTerminal::save();
     let mut editor =
         Editor::start(names, history).map_err(|e| Error::from(std::io::Error::other(e)))?;
     // From now on Ctrl-C (SIGINT) cancels the awaited call instead of

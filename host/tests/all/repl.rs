@@ -200,3 +200,91 @@ fn lines_from_a_pipe_run_without_a_terminal() {
     assert!(stdout.contains("[2, 1]\n"), "{stdout}");
     assert!(stderr.contains("nosuch"), "{stderr}");
 }
+
+#[test]
+fn the_playground_echoes_through_its_own_server_and_runs_a_granted_program() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
+        .args([
+            "repl",
+            "--no-history",
+            "--allow-listen=127.0.0.1:0",
+            "--allow-net=127.0.0.1:*",
+            "--allow-run=echo",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut next_line = || {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        line
+    };
+    // The banner's two lines.
+    next_line();
+    next_line();
+    writeln!(stdin, "serve-echo(0)").unwrap();
+    let port = next_line();
+    let port = port
+        .trim()
+        .strip_prefix("ok(")
+        .and_then(|p| p.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("serve-echo printed {port:?}"));
+    writeln!(stdin, r#"echo("127.0.0.1", {port}, "round trip")"#).unwrap();
+    assert_eq!(next_line(), "ok(\"round trip\")\n");
+    writeln!(stdin, r#"run("echo", ["from", "a child"])"#).unwrap();
+    assert_eq!(next_line(), "ok(\"from a child\\n\")\n");
+    // Not granted: a clear error value, and the REPL goes on.
+    writeln!(stdin, r#"run("ls", [])"#).unwrap();
+    let refused = next_line();
+    assert!(
+        refused.starts_with("err(\"") && refused.contains("--allow-run"),
+        "{refused}"
+    );
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn sigterm_while_a_line_is_edited_ends_with_143_and_restores_the_terminal() {
+    use std::os::fd::AsRawFd;
+    let dir = scratch_dir("repl-sigterm");
+    let mut s = repl(&dir, &[]);
+    s.send("sleep(1, ").unwrap();
+    s.flush().unwrap();
+    s.exp_string("sleep(1, ").unwrap();
+    let terminal = s.process().get_file_handle().unwrap();
+    let lflag = || {
+        let mut t = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: a valid pointer to a termios for tcgetattr to fill; the
+        // result is read only when it succeeded.
+        assert_eq!(
+            unsafe { libc::tcgetattr(terminal.as_raw_fd(), t.as_mut_ptr()) },
+            0
+        );
+        // SAFETY: filled by the successful call.
+        unsafe { t.assume_init() }.c_lflag
+    };
+    // The editor holds the terminal in raw mode while it reads.
+    assert_eq!(lflag() & libc::ICANON, 0);
+    s.process_mut()
+        .signal(rexpect::process::Signal::SIGTERM)
+        .unwrap();
+    let status = s.process().wait().unwrap();
+    assert!(
+        matches!(status, WaitStatus::Exited(_, 143)),
+        "aio repl did not exit with 143 on SIGTERM: {status:?}"
+    );
+    assert_ne!(
+        lflag() & libc::ICANON,
+        0,
+        "the terminal was left in raw mode"
+    );
+    // (rexpect starts the terminal without echo: only ICANON tells.)
+}
