@@ -264,10 +264,8 @@ fn sigterm_while_a_line_is_edited_ends_with_143_and_restores_the_terminal() {
         let mut t = std::mem::MaybeUninit::<libc::termios>::uninit();
         // SAFETY: a valid pointer to a termios for tcgetattr to fill; the
         // result is read only when it succeeded.
-        assert_eq!(
-            unsafe { libc::tcgetattr(terminal.as_raw_fd(), t.as_mut_ptr()) },
-            0
-        );
+        let got = unsafe { libc::tcgetattr(terminal.as_raw_fd(), t.as_mut_ptr()) };
+        assert_eq!(got, 0);
         // SAFETY: filled by the successful call.
         unsafe { t.assume_init() }.c_lflag
     };
