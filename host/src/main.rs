@@ -265,14 +265,7 @@ fn ps_form(args: &PsArgs, form: ps::Form) -> ps::Form {
 }
 
 async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Error> {
-    // Orphans of the guest's subprocesses come back to aio, which kills
-    // them when the run ends (docs/subprocess.md).
-    aio_host::process::adopt_orphans().map_err(|e| {
-        Error::from(std::io::Error::new(
-            e.kind(),
-            format!("cannot adopt orphaned subprocesses: {e}"),
-        ))
-    })?;
+    adopt_orphans()?;
     let program = if args.allow_precompiled {
         // Safety: the user opted in with --allow-precompiled, whose help
         // says the file must be their own compilation; we say below when
@@ -359,12 +352,7 @@ impl Sandbox {
 }
 
 async fn call(runtime: &Runtime, args: &CallArgs) -> Result<u8, Error> {
-    aio_host::process::adopt_orphans().map_err(|e| {
-        Error::from(std::io::Error::new(
-            e.kind(),
-            format!("cannot adopt orphaned subprocesses: {e}"),
-        ))
-    })?;
+    adopt_orphans()?;
     let plugin = runtime.load_plugin(&args.app)?;
     let (export, params) = plugin.parse_call(&args.call)?;
     let name = export.name();
@@ -386,12 +374,7 @@ async fn call(runtime: &Runtime, args: &CallArgs) -> Result<u8, Error> {
 }
 
 async fn repl(runtime: &Runtime, args: &ReplArgs, verbose: bool) -> Result<u8, Error> {
-    aio_host::process::adopt_orphans().map_err(|e| {
-        Error::from(std::io::Error::new(
-            e.kind(),
-            format!("cannot adopt orphaned subprocesses: {e}"),
-        ))
-    })?;
+    adopt_orphans()?;
     let plugin = match (&args.app, PLAYGROUND) {
         (Some(app), _) => runtime.load_plugin(app)?,
         (None, Some(bytes)) => runtime.load_plugin_bytes("playground", bytes)?,
@@ -422,6 +405,17 @@ async fn repl(runtime: &Runtime, args: &ReplArgs, verbose: bool) -> Result<u8, E
         verbose,
     })
     .await
+}
+
+/// Orphans of the guest's subprocesses come back to aio, which kills them
+/// when the run ends (docs/subprocess.md).
+fn adopt_orphans() -> Result<(), Error> {
+    aio_host::process::adopt_orphans().map_err(|e| {
+        Error::from(std::io::Error::new(
+            e.kind(),
+            format!("cannot adopt orphaned subprocesses: {e}"),
+        ))
+    })
 }
 
 fn parse_net_rule(entry: &str) -> Result<aio_host::net::NetRule, String> {

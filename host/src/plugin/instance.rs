@@ -233,36 +233,16 @@ impl Instance {
     /// `aio:host/control.task-dump`). Fails with
     /// [`ErrorKind::NoSuchExport`] for a plugin not built with the SDK.
     pub async fn task_dump(&self) -> Result<String, Error> {
-        let plugin = &self.shared.plugin;
-        if plugin.exports_table().control.task_dump.is_none() {
-            return Err(Error::new(
-                ErrorKind::NoSuchExport,
-                format!(
-                    "{}: no task dump: the plugin does not export aio:host/control (it was not built with the asyncio SDK)",
-                    plugin.name()
-                ),
-            ));
-        }
-        let (reply, answer) = oneshot::channel();
-        let call = DynamicCall {
-            target: Target::TaskDump,
-            func: None,
-            params: Vec::new(),
-            result_count: 1,
-            supervision: Supervision {
-                timeout: None,
-                grace: self.shared.cancel_grace,
-                cancel: None,
-                takes_part: plugin.has_control(),
-            },
-            label: format!("{}: task-dump", plugin.name()),
-            reply,
-        };
-        match self.ask(Box::new(call), answer).await?.as_slice() {
-            [Val::String(dump)] => Ok(dump.clone()),
+        let name = self.shared.plugin.name();
+        let missing = "no task dump: the plugin does not export aio:host/control (it was not built with the asyncio SDK)";
+        match self
+            .control_call(Target::TaskDump, "task-dump", missing)
+            .await?
+        {
+            Val::String(dump) => Ok(dump),
             other => Err(Error::new(
                 ErrorKind::Host,
-                format!("{}: task-dump returned {other:?}", plugin.name()),
+                format!("{name}: task-dump returned {other:?}"),
             )),
         }
     }
@@ -273,19 +253,34 @@ impl Instance {
     /// [`format_pstree`](crate::introspect::format_pstree)). Fails with
     /// [`ErrorKind::NoSuchExport`] for a plugin not built with this SDK.
     pub async fn task_table(&self) -> Result<Vec<TaskInfo>, Error> {
+        let name = self.shared.plugin.name();
+        let missing = "no task table: the plugin does not export aio:host/control.task-table (not built with this asyncio SDK)";
+        let table = self
+            .control_call(Target::TaskTable, "task-table", missing)
+            .await?;
+        TaskInfo::list_from_val(&table)
+            .map_err(|why| Error::new(ErrorKind::Host, format!("{name}: task-table: {why}")))
+    }
+
+    /// Calls one function of the SDK's `aio:host/control` (no arguments,
+    /// one result), or fails with `missing` when the plugin lacks it.
+    async fn control_call(&self, target: Target, func: &str, missing: &str) -> Result<Val, Error> {
         let plugin = &self.shared.plugin;
-        if plugin.exports_table().control.task_table.is_none() {
+        let control = &plugin.exports_table().control;
+        let exported = match target {
+            Target::TaskDump => control.task_dump.is_some(),
+            Target::TaskTable => control.task_table.is_some(),
+            Target::Export(_) => true,
+        };
+        if !exported {
             return Err(Error::new(
                 ErrorKind::NoSuchExport,
-                format!(
-                    "{}: no task table: the plugin does not export aio:host/control.task-table (not built with this asyncio SDK)",
-                    plugin.name()
-                ),
+                format!("{}: {missing}", plugin.name()),
             ));
         }
         let (reply, answer) = oneshot::channel();
         let call = DynamicCall {
-            target: Target::TaskTable,
+            target,
             func: None,
             params: Vec::new(),
             result_count: 1,
@@ -295,21 +290,17 @@ impl Instance {
                 cancel: None,
                 takes_part: plugin.has_control(),
             },
-            label: format!("{}: task-table", plugin.name()),
+            label: format!("{}: {func}", plugin.name()),
             reply,
         };
-        match self.ask(Box::new(call), answer).await?.as_slice() {
-            [table] => TaskInfo::list_from_val(table).map_err(|why| {
-                Error::new(
-                    ErrorKind::Host,
-                    format!("{}: task-table: {why}", plugin.name()),
-                )
-            }),
-            other => Err(Error::new(
+        let results = self.ask(Box::new(call), answer).await?;
+        let [value]: [Val; 1] = results.try_into().map_err(|other: Vec<Val>| {
+            Error::new(
                 ErrorKind::Host,
-                format!("{}: task-table returned {other:?}", plugin.name()),
-            )),
-        }
+                format!("{}: {func} returned {other:?}", plugin.name()),
+            )
+        })?;
+        Ok(value)
     }
 
     /// Ends the instance (for every handle) and waits until its store is
