@@ -73,7 +73,7 @@ fn pipeline() {
 }
 
 /// A free loopback TCP (or UDP) port: bound, then released for the example.
-fn free_port(udp: bool) -> u16 {
+pub(crate) fn free_port(udp: bool) -> u16 {
     if udp {
         let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
         s.local_addr().unwrap().port()
@@ -85,17 +85,28 @@ fn free_port(udp: bool) -> u16 {
 
 /// A network example running under `aio run` until it has said where it
 /// listens; killed if a test fails first.
-struct Served {
+pub(crate) struct Served {
     child: std::process::Child,
     out: BufReader<std::process::ChildStdout>,
 }
 
 impl Served {
+    /// The example with `PORT 30` as its arguments (port, seconds to serve).
     fn start(example: &str, grants: &[&str], port: u16) -> Served {
-        let port = port.to_string();
+        Served::start_with(example, grants, port, &[&port.to_string(), "30"])
+    }
+
+    /// The example with these arguments; it must say it listens on `port`.
+    pub(crate) fn start_with(
+        example: &str,
+        grants: &[&str],
+        port: u16,
+        guest_args: &[&str],
+    ) -> Served {
         let mut args = vec!["run", "--timeout=60s"];
         args.extend_from_slice(grants);
-        args.extend_from_slice(&[example, "--", &port, "30"]);
+        args.extend_from_slice(&[example, "--"]);
+        args.extend_from_slice(guest_args);
         let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
             .args(&args)
             .env("AIO_CACHE_DIR", cache_dir())
