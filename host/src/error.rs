@@ -80,7 +80,9 @@ pub enum ErrorKind {
     /// A plugin call was cancelled: its caller dropped it (or the
     /// `aio call` command was interrupted). The guest saw the cancellation
     /// and its cleanup ran (or its [cancel grace](crate::plugin::InstanceOptions::cancel_grace)
-    /// passed). Status 130, as for an interrupted command.
+    /// passed). Also an instance of
+    /// [`Program::run_instances`](crate::Program::run_instances) stopped
+    /// because another failed. Status 130, as for an interrupted command.
     Cancelled,
     /// A plugin call did not return within its per-call timeout
     /// ([`CallOptions::timeout`](crate::plugin::CallOptions::timeout),

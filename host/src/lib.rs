@@ -133,6 +133,7 @@ pub mod cache;
 mod calls;
 pub mod error;
 pub mod inspect;
+mod instances;
 pub mod introspect;
 pub mod limits;
 pub mod net;

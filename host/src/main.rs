@@ -90,6 +90,12 @@ struct RunArgs {
     #[arg(long)]
     allow_precompiled: bool,
 
+    /// Run N instances of the guest, each on a thread (a core) of its own,
+    /// with the same grants and limits each; their TCP listeners share
+    /// ports (SO_REUSEPORT). The first to fail stops the others.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    instances: u16,
+
     /// Arguments for the guest (after `--`).
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
@@ -297,10 +303,38 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
         .limits(limits)
         .signals(&signals)
         .task_probe(&probe);
-    match program.run(options).await.into_status() {
+    let status = if args.instances == 1 {
+        program.run(options).await.into_status()
+    } else {
+        first_failure(program.run_instances(args.instances.into(), options).await)
+    };
+    match status {
         Status::Failed(err) => Err(err),
         exited => Ok(exited.exit_status()),
     }
+}
+
+/// What `aio run --instances N` reports: the failure that stopped the
+/// others (theirs say they were stopped), else the last exit.
+fn first_failure(outcomes: Vec<aio_host::Outcome>) -> Status {
+    let mut statuses: Vec<Status> = outcomes.into_iter().map(|o| o.into_status()).collect();
+    let stopped = |s: &Status| {
+        matches!(s, Status::Failed(e) if e.kind() == aio_host::ErrorKind::Cancelled
+            && e.to_string().starts_with("stopped: "))
+    };
+    let pick = statuses
+        .iter()
+        .position(|s| !matches!(s, Status::Exited(0)) && !stopped(s))
+        .or_else(|| {
+            statuses
+                .iter()
+                .position(|s| !matches!(s, Status::Exited(0)))
+        })
+        .unwrap_or(statuses.len().saturating_sub(1));
+    if statuses.is_empty() {
+        return Status::Exited(0);
+    }
+    statuses.swap_remove(pick)
 }
 
 impl Sandbox {

@@ -112,6 +112,8 @@ pub(crate) enum Ended {
     TimedOut(Duration),
     /// A signal ended the run (see [`crate::signals`]).
     Signalled(crate::signals::SignalEnding),
+    /// The host stopped it, for this reason (a sibling instance failed).
+    Stopped(String),
 }
 
 /// What the store's limiter and CPU meter recorded during a run.
@@ -142,6 +144,9 @@ pub(crate) fn classify_ending(ended: Ended, hit: LimitsHit) -> Status {
                 ErrorKind::Signal(ending.signal.number()),
                 ending.message,
             ));
+        }
+        Ended::Stopped(why) => {
+            return Status::Failed(Error::new(ErrorKind::Cancelled, format!("stopped: {why}")));
         }
         Ended::Returned(Err(err)) => err,
     };

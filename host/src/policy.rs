@@ -20,7 +20,7 @@
 //! use or refusal, naming the grant that would allow it.
 
 use crate::audit::CapabilityUse;
-use crate::net::{NetAccess, NetGrant, NetRule, NetRuleError};
+use crate::net::{NetAccess, NetGrant, NetRule, NetRuleError, SharedPorts};
 use crate::process::RunGrant;
 use std::fmt;
 use std::sync::Arc;
@@ -46,6 +46,7 @@ pub struct Grants {
     run: RunGrant,
     net: NetGrant,
     audit: Option<AuditHook>,
+    ports: Option<SharedPorts>,
 }
 
 /// Which host environment variables a guest sees.
@@ -214,6 +215,16 @@ impl Grants {
         self
     }
 
+    /// Makes this run's TCP listeners share their ports with the other
+    /// runs given the same group: each bind sets `SO_REUSEPORT`, and a bind
+    /// to port 0 gets the port the group's first such bind got
+    /// ([`SharedPorts`]; what `aio run --instances N` does). Grants no
+    /// address: every bind is still checked against the listen grant.
+    pub fn share_ports(mut self, group: &SharedPorts) -> Self {
+        self.ports = Some(group.clone());
+        self
+    }
+
     /// The network grant.
     pub fn net_grant(&self) -> &NetGrant {
         &self.net
@@ -254,7 +265,7 @@ impl Grants {
         if self.net.is_empty() {
             return None;
         }
-        let access = NetAccess::new(self.net.clone(), self.audit.clone());
+        let access = NetAccess::new(self.net.clone(), self.audit.clone(), self.ports.clone());
         open_network(builder, &access);
         Some(access)
     }
@@ -294,6 +305,7 @@ impl fmt::Debug for Grants {
             .field("run", &self.run)
             .field("net", &self.net)
             .field("audit", &self.audit.as_ref().map(|_| "<hook>"))
+            .field("shares_ports", &self.ports.is_some())
             .finish()
     }
 }

@@ -309,7 +309,9 @@ impl std::fmt::Debug for Runtime {
 }
 
 /// A loaded, validated, pre-instantiated guest. Running it again is cheap
-/// (a new store and an instantiation, no compilation).
+/// (a new store and an instantiation, no compilation). Clones share the
+/// compiled code.
+#[derive(Clone)]
 pub struct Program {
     name: String,
     engine: Engine,
@@ -340,6 +342,8 @@ pub struct RunOptions {
     stdio: Stdio,
     signals: Option<Signals>,
     probe: Option<TaskProbe>,
+    /// Ends the run when it holds a reason ([`Program::run_instances`]).
+    stop: Option<tokio::sync::watch::Receiver<Option<String>>>,
 }
 
 impl RunOptions {
@@ -397,6 +401,22 @@ impl RunOptions {
         self.probe = Some(probe.clone());
         self
     }
+
+    /// Joins the run's TCP listeners to `group` (see [`crate::net::SharedPorts`]).
+    pub(crate) fn share_ports(&mut self, group: &crate::net::SharedPorts) {
+        self.grants = std::mem::take(&mut self.grants).share_ports(group);
+    }
+
+    /// No task probe for this run (a probe answers for one run).
+    pub(crate) fn drop_task_probe(&mut self) {
+        self.probe = None;
+    }
+
+    /// Ends the run (as a timeout does, keeping what it wrote) once `stop`
+    /// holds a reason.
+    pub(crate) fn stop_on(&mut self, stop: tokio::sync::watch::Receiver<Option<String>>) {
+        self.stop = Some(stop);
+    }
 }
 
 impl Program {
@@ -442,6 +462,7 @@ impl Program {
             stdio,
             signals,
             probe,
+            stop,
         } = options;
         let run_signals = match &signals {
             Some(signals) => signals.attach(),
@@ -468,6 +489,7 @@ impl Program {
             tokio::select! {
                 result = run => Ended::Returned(result),
                 ending = run_signals.until_ended() => Ended::Signalled(ending),
+                why = stopped(stop) => Ended::Stopped(why),
             }
         };
         let ended = match limits.timeout_limit() {
@@ -482,6 +504,22 @@ impl Program {
         guest.children.0.shutdown(CHILD_REAP_PATIENCE).await;
         let (stdout, stderr) = guest.captured.take();
         Outcome::new(status, stdout, stderr)
+    }
+}
+
+/// The reason `stop` gives, once it gives one; never without a `stop`.
+async fn stopped(stop: Option<tokio::sync::watch::Receiver<Option<String>>>) -> String {
+    let Some(mut stop) = stop else {
+        return std::future::pending().await;
+    };
+    let why = stop
+        .wait_for(Option::is_some)
+        .await
+        .map(|why| why.clone().unwrap_or_default());
+    match why {
+        Ok(why) => why,
+        // The sender is gone: nobody can stop this run any more.
+        Err(_) => std::future::pending().await,
     }
 }
 

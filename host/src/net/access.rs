@@ -12,9 +12,11 @@
 //! counted once, and a flood of any length costs one line per second.
 
 use super::NetGrant;
+use super::SharedPorts;
 use super::policy::{NetPolicy, UdpSide, Use, Verdict};
 use crate::audit::CapabilityUse;
 use crate::policy::{AuditEvent, AuditHook};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,6 +38,9 @@ pub(crate) struct NetAccess {
 struct Shared {
     policy: NetPolicy,
     audit: Option<AuditHook>,
+    /// The group whose ports this run's TCP listeners share, if any, and
+    /// how many binds to each address this run made (see `share`).
+    ports: Option<(SharedPorts, Mutex<HashMap<SocketAddr, usize>>)>,
     drops: Mutex<DropLimiter>,
     /// Numbers the run's UDP sockets.
     next_socket: AtomicU64,
@@ -53,11 +58,16 @@ impl Drop for Shared {
 }
 
 impl NetAccess {
-    pub(crate) fn new(grant: NetGrant, audit: Option<AuditHook>) -> NetAccess {
+    pub(crate) fn new(
+        grant: NetGrant,
+        audit: Option<AuditHook>,
+        ports: Option<SharedPorts>,
+    ) -> NetAccess {
         NetAccess {
             shared: Arc::new(Shared {
                 policy: NetPolicy::new(grant),
                 audit,
+                ports: ports.map(|p| (p, Mutex::new(HashMap::new()))),
                 drops: Mutex::new(DropLimiter::new(Instant::now())),
                 next_socket: AtomicU64::new(1),
             }),
@@ -66,6 +76,28 @@ impl NetAccess {
 
     pub(crate) fn grant(&self) -> &NetGrant {
         self.shared.policy.grant()
+    }
+
+    /// Whether this run's TCP binds join a [`SharedPorts`] group.
+    pub(crate) fn shares_ports(&self) -> bool {
+        self.shared.ports.is_some()
+    }
+
+    /// Makes a TCP bind to `asked` (already granted): through the run's
+    /// [`SharedPorts`] group if it has one, which may bind another address
+    /// (the group's port for `asked`). `bind` binds and says where.
+    pub(crate) fn bind_tcp<E>(
+        &self,
+        asked: SocketAddr,
+        bind: impl FnOnce(SocketAddr) -> Result<SocketAddr, E>,
+    ) -> Result<(), E> {
+        match &self.shared.ports {
+            Some((group, count)) => {
+                let mut count = count.lock().unwrap_or_else(|e| e.into_inner());
+                group.bind(asked, &mut count, bind)
+            }
+            None => bind(asked).map(|_| ()),
+        }
     }
 
     /// A number for a new UDP socket, unique in the run.
@@ -263,7 +295,7 @@ mod tests {
         });
         let mut grant = NetGrant::default();
         grant.add_connect(["127.0.0.1:53".parse().unwrap()]);
-        let access = NetAccess::new(grant, Some(hook));
+        let access = NetAccess::new(grant, Some(hook), None);
         let client = UdpSide {
             id: access.udp_socket_id(),
             listening: false,

@@ -44,6 +44,7 @@
 mod access;
 mod policy;
 mod rule;
+mod share;
 mod sys;
 mod tcp;
 #[cfg(test)]
@@ -53,6 +54,7 @@ pub(crate) mod wasi;
 
 pub(crate) use access::NetAccess;
 pub use rule::{NetRule, NetRuleError};
+pub use share::SharedPorts;
 
 use std::net::SocketAddr;
 

@@ -26,7 +26,7 @@ pub(crate) fn access(net: &[&str], listen: &[&str]) -> (NetAccess, Seen) {
                 .push((u.capability.to_string(), u.target.clone(), allowed));
         }
     });
-    (NetAccess::new(g, Some(hook)), seen)
+    (NetAccess::new(g, Some(hook), None), seen)
 }
 
 /// Runs a test body on a current_thread runtime, as a store runs;

@@ -29,6 +29,7 @@ mod examples;
 mod http_hello;
 mod instance;
 mod instance_life;
+mod instances;
 mod net;
 mod plugins;
 mod process;

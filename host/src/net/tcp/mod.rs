@@ -190,7 +190,7 @@ impl TcpSocket {
             return Err(ErrorCode::InvalidArgument);
         }
         self.allow(addr, Use::Bind)?;
-        bind(fd, addr)?;
+        bind(fd, addr, &self.net)?;
         self.bound = true;
         Ok(())
     }
@@ -280,7 +280,7 @@ impl TcpSocket {
             self.allow(any, Use::Listen)?;
             // Linux binds at listen by itself, other systems do not: bind
             // here so every system behaves the same.
-            bind(fd, any)?;
+            bind(fd, any, &self.net)?;
         }
         let backlog = i32::try_from(self.backlog).unwrap_or(i32::MAX);
         rnet::listen(fd, backlog).map_err(errno)?;
@@ -392,12 +392,20 @@ impl TcpSocket {
     }
 }
 
-fn bind(fd: &OwnedFd, addr: SocketAddr) -> TcpResult<()> {
+/// Binds `fd` to `addr`, or, in a run whose ports are shared with other
+/// runs ([`super::SharedPorts`]), to the group's port for `addr`.
+fn bind(fd: &OwnedFd, addr: SocketAddr, net: &NetAccess) -> TcpResult<()> {
     // The WASI spec: a bind is not blocked by the TIME_WAIT of a recently
     // closed socket, that is SO_REUSEADDR everywhere but Windows.
     let _ = sockopt::set_socket_reuseaddr(fd, true);
-    rnet::bind(fd, &addr).map_err(|e| match e {
-        Errno::AFNOSUPPORT => ErrorCode::InvalidArgument,
-        e => errno(e),
+    if net.shares_ports() {
+        sockopt::set_socket_reuseport(fd, true).map_err(errno)?;
+    }
+    net.bind_tcp(addr, |target| {
+        rnet::bind(fd, &target).map_err(|e| match e {
+            Errno::AFNOSUPPORT => ErrorCode::InvalidArgument,
+            e => errno(e),
+        })?;
+        local_addr(fd)
     })
 }
