@@ -1,4 +1,4 @@
-//! The event loop itself: ready queue, timer heap, task cells and the
+//! The event loop itself: ready queue, timer wheel, task cells and the
 //! current-task context. Everything public is built on this module; nothing
 //! here is public.
 //!
@@ -93,8 +93,14 @@ pub(crate) struct LoopInner {
     pub(crate) closed: Cell<bool>,
     pub(crate) exception_handler: RefCell<Option<ExceptionHandler>>,
     fired: RefCell<Vec<Fired>>,
+    /// Wakers of finished tasks, for the next tasks (see `TaskWaker`).
+    spare_wakers: RefCell<Vec<Arc<task::TaskWaker>>>,
     pub(crate) signals: crate::signals::SignalsCell,
 }
+
+/// At most this many spare task wakers wait for new tasks (a burst of a
+/// million finished tasks keeps no more).
+const SPARE_WAKERS: usize = 1024;
 
 impl LoopInner {
     pub(crate) fn new(clock: Clock) -> Rc<LoopInner> {
@@ -113,6 +119,7 @@ impl LoopInner {
             closed: Cell::new(false),
             exception_handler: RefCell::new(None),
             fired: RefCell::new(Vec::new()),
+            spare_wakers: RefCell::new(Vec::new()),
             signals: Default::default(),
         })
     }
@@ -145,10 +152,7 @@ impl LoopInner {
         if eager {
             self.run_task(run);
         } else {
-            header
-                .wake_state
-                .scheduled
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+            header.set_scheduled(true);
             header.awaiting.set(Awaiting::Scheduled);
             self.shared.push(Ready::Task(key));
         }
@@ -161,10 +165,7 @@ impl LoopInner {
         if header.done() {
             return;
         }
-        header
-            .wake_state
-            .scheduled
-            .store(false, std::sync::atomic::Ordering::Relaxed);
+        header.set_scheduled(false);
         if !header.started.replace(true)
             && header.must_cancel.get()
             && !header.start_even_if_cancelled.get()
@@ -220,6 +221,25 @@ impl LoopInner {
         for (_, callback) in callbacks {
             let task = crate::tasks::TaskRef::from_rc(task.clone());
             self.call_soon(Box::new(move || callback(&task)));
+        }
+    }
+
+    /// A finished task's waker, for a new task (`None`: allocate one).
+    pub(crate) fn take_spare_waker(&self) -> Option<Arc<task::TaskWaker>> {
+        self.spare_wakers.try_borrow_mut().ok()?.pop()
+    }
+
+    /// Keeps a dropped task's waker for the next task, if nobody else holds
+    /// it (a clone kept elsewhere must go on naming the old task).
+    pub(crate) fn recycle_waker(&self, waker: Arc<task::TaskWaker>) {
+        if self.closed.get() {
+            return;
+        }
+        if let Ok(mut spare) = self.spare_wakers.try_borrow_mut()
+            && spare.len() < SPARE_WAKERS
+            && let Some(waker) = task::TaskWaker::reset(waker)
+        {
+            spare.push(waker);
         }
     }
 
@@ -363,6 +383,7 @@ impl LoopInner {
         drop(callbacks);
         let timers = self.timers.borrow_mut().clear();
         drop(timers);
+        drop(std::mem::take(&mut *self.spare_wakers.borrow_mut()));
         while self.shared.pop().is_some() {}
         self.shared.unpark();
     }

@@ -5,7 +5,9 @@
 //! A task is one `Rc` allocation holding a [`Header`] (everything that does
 //! not depend on the future's type) and the future itself, which later makes
 //! room for its output. The loop sees tasks as `Rc<dyn TaskRun>`; a typed
-//! `Task<T>` handle sees the same cell as `Rc<dyn TaskOutput<T>>`.
+//! `Task<T>` handle sees the same cell as `Rc<dyn TaskOutput<T>>`. Its
+//! waker is a second allocation, recycled through the loop (see
+//! [`TaskWaker`]).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -108,7 +110,9 @@ pub(crate) struct Header {
     /// the common case, and it costs no allocation.
     awaited_by: Cell<u64>,
     pub(crate) waker: Waker,
-    pub(crate) wake_state: Arc<TaskWaker>,
+    /// What `waker` wakes through (`None` only while the header drops, when
+    /// it goes back to the loop for the next task if nobody else holds it).
+    wake_state: Option<Arc<TaskWaker>>,
     pub(crate) lp: Weak<LoopInner>,
 }
 
@@ -126,10 +130,12 @@ struct Extra {
 
 impl Header {
     pub(crate) fn new(id: u64, name: Option<String>, lp: &Rc<LoopInner>) -> Header {
-        let wake_state = Arc::new(TaskWaker {
-            key: AtomicU64::new(u64::MAX),
-            scheduled: AtomicBool::new(false),
-            shared: lp.shared.clone(),
+        let wake_state = lp.take_spare_waker().unwrap_or_else(|| {
+            Arc::new(TaskWaker {
+                key: AtomicU64::new(u64::MAX),
+                scheduled: AtomicBool::new(false),
+                shared: lp.shared.clone(),
+            })
         });
         let extra = name.map(|name| {
             Box::new(Extra {
@@ -151,14 +157,24 @@ impl Header {
             awaiting: Cell::new(Awaiting::Nothing),
             awaited_by: Cell::new(0),
             waker: Waker::from(wake_state.clone()),
-            wake_state,
+            wake_state: Some(wake_state),
             lp: Rc::downgrade(lp),
         }
     }
 
     pub(crate) fn set_key(&self, key: Key) {
         self.key.set(Some(key));
-        self.wake_state.key.store(pack(key), Ordering::Relaxed);
+        if let Some(w) = &self.wake_state {
+            w.key.store(pack(key), Ordering::Relaxed);
+        }
+    }
+
+    /// Marks the task as on the ready queue (a wake-up then pushes nothing)
+    /// or as off it (its step is running: the next wake-up pushes it).
+    pub(crate) fn set_scheduled(&self, scheduled: bool) {
+        if let Some(w) = &self.wake_state {
+            w.scheduled.store(scheduled, Ordering::Relaxed);
+        }
     }
 
     fn read<R>(&self, f: impl FnOnce(&Extra) -> R) -> Option<R> {
@@ -349,15 +365,42 @@ impl Drop for Header {
                 lp.report_lost_error(&name, &error);
             }
         }
+        // The waker's allocation serves the loop's next task, unless a
+        // clone of it is still held somewhere (`recycle_waker` checks).
+        if let Some(state) = self.wake_state.take() {
+            drop(std::mem::replace(&mut self.waker, Waker::noop().clone()));
+            if let Some(lp) = self.lp.upgrade() {
+                lp.recycle_waker(state);
+            }
+        }
     }
 }
 
 /// The waker of one task: scheduling it is pushing its key on the loop's
 /// ready queue, at most once until it runs again.
+///
+/// Its `Arc` is the task's second allocation (the first is the task cell);
+/// a finished task gives it back to its loop for the next task
+/// ([`TaskWaker::reset`]), so that tasks that come and go allocate once.
+/// Only an `Arc` nobody else holds is reused: a clone kept after the task
+/// ended (by a host future, a timer, another thread) keeps its own
+/// `TaskWaker`, which then names the finished task's key, whose generation
+/// no live task has.
 pub(crate) struct TaskWaker {
     key: AtomicU64,
-    pub(crate) scheduled: AtomicBool,
+    scheduled: AtomicBool,
     shared: Arc<Shared>,
+}
+
+impl TaskWaker {
+    /// Makes a waker nobody else holds fit for a new task: `None` (and the
+    /// `Arc` dropped) if a clone of it lives on.
+    pub(crate) fn reset(mut this: Arc<TaskWaker>) -> Option<Arc<TaskWaker>> {
+        let w = Arc::get_mut(&mut this)?;
+        *w.key.get_mut() = u64::MAX;
+        *w.scheduled.get_mut() = false;
+        Some(this)
+    }
 }
 
 fn pack(key: Key) -> u64 {
@@ -578,3 +621,6 @@ impl Shared {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).parked = None;
     }
 }
+
+#[cfg(test)]
+mod tests;

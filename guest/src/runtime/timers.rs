@@ -301,7 +301,10 @@ impl Timers {
 
     /// Puts a cascading item in its slot relative to the current tick.
     fn place(&mut self, item: Item) {
-        let slot = slot_for(self.elapsed, (item.deadline >> TICK_SHIFT).max(self.elapsed));
+        let slot = slot_for(
+            self.elapsed,
+            (item.deadline >> TICK_SHIFT).max(self.elapsed),
+        );
         let items = &mut self.slots[slot];
         if let Some(e) = self.entries.get_mut(item.key) {
             e.slot = slot as u32;

@@ -72,7 +72,16 @@ fn equal_deadlines_fire_in_scheduling_order_across_levels() {
 fn never_fires_early_and_fires_at_the_first_turn_at_its_deadline() {
     let log = Log::default();
     let mut t = Timers::default();
-    let deadlines = [1, 1023, 1024, 1025, 65_535, 65_536, 4 * MS + 7, 300 * MS + 1];
+    let deadlines = [
+        1,
+        1023,
+        1024,
+        1025,
+        65_535,
+        65_536,
+        4 * MS + 7,
+        300 * MS + 1,
+    ];
     for (i, d) in deadlines.iter().enumerate() {
         t.insert(*d, cb(&log, i as u32));
     }
@@ -88,7 +97,9 @@ fn never_fires_early_and_fires_at_the_first_turn_at_its_deadline() {
 fn cancelled_timers_never_fire_and_leave_at_once() {
     let log = Log::default();
     let mut t = Timers::default();
-    let keys: Vec<_> = (0..1000).map(|i| t.insert(i * 1000, cb(&log, i as u32))).collect();
+    let keys: Vec<_> = (0..1000)
+        .map(|i| t.insert(i * 1000, cb(&log, i as u32)))
+        .collect();
     for k in keys.iter().step_by(2) {
         assert!(t.remove(*k).is_some());
         assert!(t.remove(*k).is_none(), "removed twice");
@@ -154,7 +165,10 @@ fn far_deadlines_cascade_down_and_fire_exactly() {
     let mut now = 0;
     let mut wakes = 0;
     while let Some(next) = t.next_deadline() {
-        assert!(next > now || now == 0, "the wheel asked to wake in the past");
+        assert!(
+            next > now || now == 0,
+            "the wheel asked to wake in the past"
+        );
         now = next;
         fire(&mut t, now);
         wakes += 1;
@@ -283,7 +297,7 @@ fn against_model(seed: u64, steps: usize, max_live: usize) {
         match rng.below(10) {
             0..=4 if live.len() < max_live => {
                 let when = match rng.below(8) {
-                    0 => now.saturating_sub(rng.below(10 * MS)), // past
+                    0 => now.saturating_sub(rng.below(10 * MS)),  // past
                     1 => now.saturating_add(rng.below(30 * DAY)), // far
                     2 => u64::MAX - rng.below(1000),              // very far
                     3 => live.first().map_or(now, |l| l.1.0),     // equal
@@ -309,7 +323,10 @@ fn against_model(seed: u64, steps: usize, max_live: usize) {
                     _ => now.saturating_add(rng.below(10 * MS)),
                 };
                 fire(&mut t, now);
-                let due: Vec<_> = model.range(..=(now, u64::MAX)).map(|(k, v)| (*k, *v)).collect();
+                let due: Vec<_> = model
+                    .range(..=(now, u64::MAX))
+                    .map(|(k, v)| (*k, *v))
+                    .collect();
                 let want: Vec<u32> = due.iter().map(|(_, v)| *v).collect();
                 for (k, _) in &due {
                     model.remove(k);
@@ -335,7 +352,10 @@ fn against_model(seed: u64, steps: usize, max_live: usize) {
     while let Some(next) = t.next_deadline() {
         now = next.max(now);
         fire(&mut t, now);
-        let due: Vec<_> = model.range(..=(now, u64::MAX)).map(|(k, v)| (*k, *v)).collect();
+        let due: Vec<_> = model
+            .range(..=(now, u64::MAX))
+            .map(|(k, v)| (*k, *v))
+            .collect();
         for (k, _) in &due {
             model.remove(k);
         }
