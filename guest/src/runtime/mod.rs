@@ -39,6 +39,14 @@ use crate::errors::Error;
 /// How many backlog items run between two looks at the clock for due timers.
 const TIMER_CHECK_EVERY: usize = 64;
 
+/// At each of those looks, up to this many times as many timer wake-ups
+/// run before the backlog goes on. A wake-up ends a task's lateness at once,
+/// while a backlog item (typically a new task's first step) mostly sets a
+/// deadline still ahead: with 100,000 random sleeps a share of 4 made the
+/// mean lateness about a quarter lower than 1 (and 1/4 made it twice as
+/// bad). The backlog still moves: 64 items at every look.
+const TIMER_LANE_SHARE: usize = 4;
+
 /// An item on the ready queue.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Ready {
@@ -288,8 +296,8 @@ impl LoopInner {
     /// Timer wake-ups do not wait behind a long backlog: they go to the
     /// timer lane, which runs first; and every [`TIMER_CHECK_EVERY`] items
     /// of the batch the clock is read again, timers that came due are fired,
-    /// and up to as many timer-lane items run before the backlog goes on
-    /// (so neither lane can starve the other). Within each lane the order is
+    /// and up to [`TIMER_LANE_SHARE`] times as many timer-lane items run
+    /// before the backlog goes on (so neither lane can starve the other). Within each lane the order is
     /// FIFO; timers keep their deadline order.
     pub(crate) fn run_once(self: &Rc<Self>, now: u64) -> usize {
         self.fire_timers(now);
@@ -309,9 +317,8 @@ impl LoopInner {
                         self.fire_timers(now);
                     }
                 }
-                // Share the time: as many timer wake-ups as backlog items, so
-                // neither lane starves the other.
-                ran += self.run_timer_lane(TIMER_CHECK_EVERY);
+                // Share the time, so that neither lane starves the other.
+                ran += self.run_timer_lane(TIMER_CHECK_EVERY * TIMER_LANE_SHARE);
             }
         }
         ran
