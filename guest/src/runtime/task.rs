@@ -5,7 +5,9 @@
 //! A task is one `Rc` allocation holding a [`Header`] (everything that does
 //! not depend on the future's type) and the future itself, which later makes
 //! room for its output. The loop sees tasks as `Rc<dyn TaskRun>`; a typed
-//! `Task<T>` handle sees the same cell as `Rc<dyn TaskOutput<T>>`.
+//! `Task<T>` handle sees the same cell as `Rc<dyn TaskOutput<T>>`. Its
+//! waker is a second allocation, recycled through the loop (see
+//! [`TaskWaker`]).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -13,7 +15,7 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use super::slab::Key;
 use super::{LoopInner, Ready, Shared};
@@ -108,7 +110,9 @@ pub(crate) struct Header {
     /// the common case, and it costs no allocation.
     awaited_by: Cell<u64>,
     pub(crate) waker: Waker,
-    pub(crate) wake_state: Arc<TaskWaker>,
+    /// What `waker` wakes through (`None` only while the header drops, when
+    /// it goes back to the loop for the next task if nobody else holds it).
+    wake_state: Option<Arc<TaskWaker>>,
     pub(crate) lp: Weak<LoopInner>,
 }
 
@@ -126,10 +130,12 @@ struct Extra {
 
 impl Header {
     pub(crate) fn new(id: u64, name: Option<String>, lp: &Rc<LoopInner>) -> Header {
-        let wake_state = Arc::new(TaskWaker {
-            key: AtomicU64::new(u64::MAX),
-            scheduled: AtomicBool::new(false),
-            shared: lp.shared.clone(),
+        let wake_state = lp.take_spare_waker().unwrap_or_else(|| {
+            Arc::new(TaskWaker {
+                key: AtomicU64::new(u64::MAX),
+                scheduled: AtomicBool::new(false),
+                shared: lp.shared.clone(),
+            })
         });
         let extra = name.map(|name| {
             Box::new(Extra {
@@ -151,14 +157,24 @@ impl Header {
             awaiting: Cell::new(Awaiting::Nothing),
             awaited_by: Cell::new(0),
             waker: Waker::from(wake_state.clone()),
-            wake_state,
+            wake_state: Some(wake_state),
             lp: Rc::downgrade(lp),
         }
     }
 
     pub(crate) fn set_key(&self, key: Key) {
         self.key.set(Some(key));
-        self.wake_state.key.store(pack(key), Ordering::Relaxed);
+        if let Some(w) = &self.wake_state {
+            w.key.store(pack(key), Ordering::Relaxed);
+        }
+    }
+
+    /// Marks the task as on the ready queue (a wake-up then pushes nothing)
+    /// or as off it (its step is running: the next wake-up pushes it).
+    pub(crate) fn set_scheduled(&self, scheduled: bool) {
+        if let Some(w) = &self.wake_state {
+            w.scheduled.store(scheduled, Ordering::Relaxed);
+        }
     }
 
     fn read<R>(&self, f: impl FnOnce(&Extra) -> R) -> Option<R> {
@@ -349,38 +365,14 @@ impl Drop for Header {
                 lp.report_lost_error(&name, &error);
             }
         }
-    }
-}
-
-/// The waker of one task: scheduling it is pushing its key on the loop's
-/// ready queue, at most once until it runs again.
-pub(crate) struct TaskWaker {
-    key: AtomicU64,
-    pub(crate) scheduled: AtomicBool,
-    shared: Arc<Shared>,
-}
-
-fn pack(key: Key) -> u64 {
-    let (index, generation) = key.parts();
-    (u64::from(generation) << 32) | u64::from(index)
-}
-
-fn unpack(v: u64) -> Key {
-    Key::from_parts(v as u32, (v >> 32) as u32)
-}
-
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref()
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.shared.wakes.fetch_add(1, Ordering::Relaxed);
-        let key = self.key.load(Ordering::Relaxed);
-        if key == u64::MAX || self.scheduled.swap(true, Ordering::AcqRel) {
-            return;
+        // The waker's allocation serves the loop's next task, unless a
+        // clone of it is still held somewhere (`recycle_waker` checks).
+        if let Some(state) = self.wake_state.take() {
+            drop(std::mem::replace(&mut self.waker, Waker::noop().clone()));
+            if let Some(lp) = self.lp.upgrade() {
+                lp.recycle_waker(state);
+            }
         }
-        self.shared.push(Ready::Task(unpack(key)));
     }
 }
 
@@ -578,3 +570,10 @@ impl Shared {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).parked = None;
     }
 }
+
+mod waker;
+pub(crate) use waker::TaskWaker;
+use waker::pack;
+
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,34 @@
-//! The loop's timer heap: every `sleep`, `call_later` and timeout deadline.
+//! The loop's timers: every `sleep`, `call_later` and timeout deadline, in a
+//! hierarchical timing wheel (as tokio's).
 //!
 //! Deadlines live here, in the guest; the host only ever sees one clock
 //! wait, for the earliest deadline (see `run.rs`), so a hundred thousand
-//! sleeping tasks cost the host nothing. Timers due at the same instant fire
-//! in the order they were scheduled (a sequence number breaks ties), as in
-//! asyncio. Cancelled timers are removed from the slab at once and from the
-//! heap lazily; the heap is rebuilt when stale entries are the majority.
+//! sleeping tasks cost the host nothing.
+//!
+//! The wheel has [`LEVELS`] levels of 64 slots. A slot of level 0 is one
+//! tick ([`TICK_SHIFT`]: 1.024 µs), a slot of level `n` is 64ⁿ ticks, so
+//! nine levels cover the whole `u64` nanosecond range (nothing is ever too
+//! far). The wheel is aligned on absolute time: a timer goes to the level of
+//! the highest 6-bit digit in which its tick differs from the wheel's
+//! current tick (`elapsed`), and to the slot that digit names. When time
+//! reaches a slot of a higher level, its timers are moved down (cascaded),
+//! so each timer moves at most once per level between insertion and firing.
+//! Insertion and cancellation are O(1): a slot is a `Vec`, each entry knows
+//! its position, cancellation swaps the last item into its place.
+//!
+//! Deadlines stay exact: ticks only choose slots. A level-0 slot holds
+//! deadlines within one tick, and firing compares each with `now`, so a
+//! timer never fires before its deadline and fires at the first
+//! [`Timers::fire_due`] at or after it. What fires in one call is sorted by
+//! (deadline, sequence number): timers due at the same instant fire in the
+//! order they were scheduled, as in asyncio.
+//!
+//! [`Timers::next_deadline`] is what the driver waits for: the exact
+//! earliest deadline when the first occupied slot is on level 0 or holds at
+//! most [`SCAN_LIMIT`] timers, else that slot's start (a lower bound: the
+//! loop wakes there, cascades the slot and asks again). Cached until the
+//! wheel changes in a way that may move it.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::task::Waker;
 
 use super::slab::{Key, Slab};
@@ -23,6 +43,11 @@ pub(crate) enum Action {
 
 pub(crate) struct Entry {
     pub(crate) action: Action,
+    /// Where its item is: a slot index (level * 64 + slot), or [`NOWHERE`]
+    /// once it fired.
+    slot: u32,
+    /// Its index in that slot's `Vec`.
+    pos: u32,
 }
 
 /// What `fire_due` hands back, to be acted on once the timers are no longer
@@ -32,35 +57,94 @@ pub(crate) enum Fired {
     Callback(Box<dyn FnOnce()>),
 }
 
-#[derive(Default)]
-pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(u64, u64, HeapKey)>>,
-    entries: Slab<Entry>,
+/// Bits of a level's digit (64 slots).
+const LEVEL_BITS: u32 = 6;
+const SLOTS: usize = 1 << LEVEL_BITS;
+/// A tick is 2^10 ns (1.024 µs): the width of a level-0 slot.
+const TICK_SHIFT: u32 = 10;
+/// 10 + 9 * 6 = 64 bits: every `u64` deadline has a place.
+const LEVELS: usize = 9;
+/// A first slot of a level above 0 holding at most this many timers is
+/// scanned for the exact earliest deadline; a fuller one answers with its
+/// start (scanning it after every change could cost O(n) per loop turn).
+const SCAN_LIMIT: usize = 128;
+const NOWHERE: u32 = u32::MAX;
+
+/// One timer in a slot: its deadline and sequence number inline, so that
+/// firing, scanning and cascading do not touch the entry slab.
+#[derive(Clone, Copy)]
+struct Item {
+    deadline: u64,
     seq: u64,
-    stale: usize,
+    key: Key,
 }
 
-/// `Key` ordered only so that it can sit in the heap tuple; ties on
-/// (deadline, sequence) never happen, so its order is never consulted.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct HeapKey(Key);
+pub(crate) struct Timers {
+    entries: Slab<Entry>,
+    /// `LEVELS * SLOTS` slots.
+    slots: Vec<Vec<Item>>,
+    /// One bit per occupied slot, per level.
+    occupied: [u64; LEVELS],
+    /// The wheel's current tick: every timer's tick is at or after it.
+    elapsed: u64,
+    seq: u64,
+    /// `Some(answer)` while [`next_deadline`](Self::next_deadline)'s last
+    /// answer still holds (`Some(None)`: no timer).
+    next: Option<Option<u64>>,
+    /// The due items of one `fire_due` (kept for its capacity).
+    due: Vec<Item>,
+}
 
-impl PartialOrd for HeapKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            entries: Slab::default(),
+            slots: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
+            occupied: [0; LEVELS],
+            elapsed: 0,
+            seq: 0,
+            next: Some(None),
+            due: Vec::new(),
+        }
     }
 }
-impl Ord for HeapKey {
-    fn cmp(&self, _other: &Self) -> std::cmp::Ordering {
-        std::cmp::Ordering::Equal
-    }
+
+/// The slot (level * 64 + digit) of tick `t` on a wheel at tick `elapsed`
+/// (`t >= elapsed`).
+fn slot_for(elapsed: u64, t: u64) -> usize {
+    let diff = elapsed ^ t;
+    let level = if diff == 0 {
+        0
+    } else {
+        ((63 - diff.leading_zeros()) / LEVEL_BITS) as usize
+    };
+    let digit = (t >> (level as u32 * LEVEL_BITS)) as usize & (SLOTS - 1);
+    level * SLOTS + digit
 }
 
 impl Timers {
     pub(crate) fn insert(&mut self, when: u64, action: Action) -> Key {
-        let key = self.entries.insert(Entry { action });
         self.seq += 1;
-        self.heap.push(Reverse((when, self.seq, HeapKey(key))));
+        // A deadline already past goes to the current tick: it fires at the
+        // next `fire_due`.
+        let slot = slot_for(self.elapsed, (when >> TICK_SHIFT).max(self.elapsed));
+        let pos = self.slots[slot].len() as u32;
+        let key = self.entries.insert(Entry {
+            action,
+            slot: slot as u32,
+            pos,
+        });
+        self.slots[slot].push(Item {
+            deadline: when,
+            seq: self.seq,
+            key,
+        });
+        self.occupied[slot / SLOTS] |= 1 << (slot % SLOTS);
+        self.next = match self.next {
+            Some(Some(d)) => Some(Some(d.min(when))),
+            Some(None) => Some(Some(when)),
+            None => None,
+        };
         key
     }
 
@@ -68,48 +152,132 @@ impl Timers {
         self.entries.get_mut(key)
     }
 
+    /// Cancels a timer (or forgets one that fired): it is gone at once.
     pub(crate) fn remove(&mut self, key: Key) -> Option<Entry> {
         let entry = self.entries.remove(key)?;
-        let fired = matches!(entry.action, Action::Wake { fired: true, .. });
-        if !fired {
-            // Its heap entry is still there; drop it lazily.
-            self.stale += 1;
-            if self.stale > 64 && self.stale > self.heap.len() / 2 {
-                let entries = &self.entries;
-                self.heap
-                    .retain(|Reverse((_, _, k))| entries.get(k.0).is_some());
-                self.stale = 0;
+        if entry.slot != NOWHERE {
+            let (slot, pos) = (entry.slot as usize, entry.pos as usize);
+            let items = &mut self.slots[slot];
+            let item = items.swap_remove(pos);
+            debug_assert!(item.key == key);
+            if let Some(moved) = items.get(pos)
+                && let Some(e) = self.entries.get_mut(moved.key)
+            {
+                e.pos = pos as u32;
+            }
+            let emptied = items.is_empty();
+            if emptied {
+                self.occupied[slot / SLOTS] &= !(1 << (slot % SLOTS));
+            }
+            if emptied || self.next == Some(Some(item.deadline)) {
+                self.next = None;
             }
         }
         Some(entry)
     }
 
-    /// The earliest live deadline.
-    pub(crate) fn next_deadline(&mut self) -> Option<u64> {
-        while let Some(Reverse((when, _, key))) = self.heap.peek() {
-            // Fired timers left the heap when they fired; a missing entry
-            // was cancelled.
-            if self.entries.get(key.0).is_some() {
-                return Some(*when);
+    /// The earliest occupied slot: (level, digit, its first tick). Slots
+    /// before the wheel's digit are always empty, and every slot of a level
+    /// comes before the occupied slots of the levels above.
+    fn first_slot(&self) -> Option<(usize, usize, u64)> {
+        for level in 0..LEVELS {
+            let bits = self.occupied[level];
+            if bits == 0 {
+                continue;
             }
-            self.heap.pop();
-            self.stale = self.stale.saturating_sub(1);
+            let shift = level as u32 * LEVEL_BITS;
+            let digit = (self.elapsed >> shift) & (SLOTS as u64 - 1);
+            debug_assert_eq!(bits & !(u64::MAX << digit), 0, "a slot behind the wheel");
+            let digit_found = u64::from(bits.trailing_zeros());
+            let cycle = self.elapsed & !((1u64 << (shift + LEVEL_BITS)) - 1);
+            return Some((level, digit_found as usize, cycle | (digit_found << shift)));
         }
         None
     }
 
-    /// Fires every timer due at `now`, in deadline order, into `out`.
+    /// When the driver should wake next: the earliest deadline, or (for a
+    /// crowded slot above level 0) the earlier start of its slot. Never
+    /// later than the earliest deadline; after `fire_due(now)`, later than
+    /// `now`.
+    pub(crate) fn next_deadline(&mut self) -> Option<u64> {
+        if let Some(next) = self.next {
+            return next;
+        }
+        let next = self.first_slot().map(|(level, digit, start)| {
+            let items = &self.slots[level * SLOTS + digit];
+            if level > 0 && items.len() > SCAN_LIMIT {
+                start << TICK_SHIFT
+            } else {
+                items.iter().map(|i| i.deadline).min().unwrap_or(u64::MAX)
+            }
+        });
+        self.next = Some(next);
+        next
+    }
+
+    /// Fires every timer due at `now`, in deadline order (ties in
+    /// scheduling order), into `out`.
     pub(crate) fn fire_due(&mut self, now: u64, out: &mut Vec<Fired>) {
-        while let Some(Reverse((when, _, key))) = self.heap.peek().copied() {
-            if when > now {
+        match self.next {
+            Some(None) => return,
+            Some(Some(d)) if d > now => return, // nothing is due
+            _ => {}
+        }
+        let target = (now >> TICK_SHIFT).max(self.elapsed);
+        let mut due = std::mem::take(&mut self.due);
+        while let Some((level, digit, start)) = self.first_slot() {
+            if start > target {
                 break;
             }
-            self.heap.pop();
-            let key = key.0;
-            let Some(entry) = self.entries.get_mut(key) else {
-                self.stale = self.stale.saturating_sub(1);
+            let slot = level * SLOTS + digit;
+            self.elapsed = start;
+            if level == 0 && start < target {
+                // A whole tick before `now`'s: all due.
+                due.append(&mut self.slots[slot]);
+                self.occupied[0] &= !(1 << digit);
+            } else if level == 0 {
+                // `now`'s own tick: only deadlines at or before `now`.
+                let items = &mut self.slots[slot];
+                let mut i = 0;
+                while i < items.len() {
+                    if items[i].deadline <= now {
+                        due.push(items.swap_remove(i));
+                        if let Some(moved) = items.get(i)
+                            && let Some(e) = self.entries.get_mut(moved.key)
+                        {
+                            e.pos = i as u32;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                if items.is_empty() {
+                    self.occupied[0] &= !(1 << digit);
+                }
+                break; // nothing else starts at or before `now`'s tick
+            } else {
+                // Time reached a slot of an upper level: move its timers
+                // down (each to a lower level, relative to its start).
+                let mut items = std::mem::take(&mut self.slots[slot]);
+                self.occupied[level] &= !(1 << digit);
+                for item in items.drain(..) {
+                    self.place(item);
+                }
+                self.slots[slot] = items; // (empty: keep its capacity)
+            }
+            self.next = None;
+        }
+        self.elapsed = target;
+        if matches!(self.next, Some(Some(d)) if d <= now) {
+            self.next = None;
+        }
+        due.sort_unstable_by_key(|i| (i.deadline, i.seq));
+        for item in due.drain(..) {
+            let Some(entry) = self.entries.get_mut(item.key) else {
+                debug_assert!(false, "a timer in the wheel without its entry");
                 continue;
             };
+            entry.slot = NOWHERE;
             match &mut entry.action {
                 Action::Wake { waker, fired } => {
                     *fired = true;
@@ -121,70 +289,41 @@ impl Timers {
                     if let Some(Entry {
                         action: Action::Callback(f),
                         ..
-                    }) = self.entries.remove(key)
+                    }) = self.entries.remove(item.key)
                     {
                         out.push(Fired::Callback(f));
                     }
                 }
             }
         }
+        self.due = due;
+    }
+
+    /// Puts a cascading item in its slot relative to the current tick.
+    fn place(&mut self, item: Item) {
+        let slot = slot_for(
+            self.elapsed,
+            (item.deadline >> TICK_SHIFT).max(self.elapsed),
+        );
+        let items = &mut self.slots[slot];
+        if let Some(e) = self.entries.get_mut(item.key) {
+            e.slot = slot as u32;
+            e.pos = items.len() as u32;
+        }
+        items.push(item);
+        self.occupied[slot / SLOTS] |= 1 << (slot % SLOTS);
     }
 
     /// Drops every timer (the loop is closing).
     pub(crate) fn clear(&mut self) -> Vec<Entry> {
-        self.heap.clear();
-        self.stale = 0;
+        for slot in &mut self.slots {
+            slot.clear();
+        }
+        self.occupied = [0; LEVELS];
+        self.next = Some(None);
         self.entries.drain()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cb(log: &std::rc::Rc<std::cell::RefCell<Vec<u32>>>, n: u32) -> Action {
-        let log = log.clone();
-        Action::Callback(Box::new(move || log.borrow_mut().push(n)))
-    }
-
-    fn fire(t: &mut Timers, now: u64) {
-        let mut out = Vec::new();
-        t.fire_due(now, &mut out);
-        for f in out {
-            if let Fired::Callback(f) = f {
-                f()
-            }
-        }
-    }
-
-    #[test]
-    fn fires_in_deadline_then_scheduling_order() {
-        let log = Default::default();
-        let mut t = Timers::default();
-        t.insert(30, cb(&log, 3));
-        t.insert(10, cb(&log, 1));
-        t.insert(30, cb(&log, 4));
-        t.insert(20, cb(&log, 2));
-        fire(&mut t, 25);
-        assert_eq!(*log.borrow(), vec![1, 2]);
-        assert_eq!(t.next_deadline(), Some(30));
-        fire(&mut t, 30);
-        assert_eq!(*log.borrow(), vec![1, 2, 3, 4]);
-        assert_eq!(t.next_deadline(), None);
-    }
-
-    #[test]
-    fn cancelled_timers_never_fire_and_the_heap_is_compacted() {
-        let log = Default::default();
-        let mut t = Timers::default();
-        let keys: Vec<_> = (0..1000).map(|i| t.insert(i, cb(&log, i as u32))).collect();
-        for k in &keys[..900] {
-            t.remove(*k);
-        }
-        assert!(t.heap.len() < 1000, "compacted");
-        assert_eq!(t.next_deadline(), Some(900));
-        fire(&mut t, 10_000);
-        assert_eq!(log.borrow().len(), 100);
-        assert_eq!(log.borrow()[0], 900);
-    }
-}
+mod tests;
