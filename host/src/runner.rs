@@ -90,6 +90,11 @@ impl RuntimeBuilder {
         if let Some(pooling) = &self.pooling {
             config.allocation_strategy(pooling.config());
         }
+        #[cfg(feature = "profiling")]
+        if std::env::var_os("AIO_PROFILE").is_some_and(|p| p == "perfmap") {
+            // Names the guest's compiled functions for `perf` (docs/PERFORMANCE.md).
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)
             .map_err(|e| Error::host("cannot create the wasmtime engine", &e))?;
 
