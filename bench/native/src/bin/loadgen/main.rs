@@ -1,16 +1,22 @@
-//! The load generator of the network benchmark (bench/run, "Network
-//! echo"): tokio current_thread, loopback. Verifies every echoed byte.
+//! The load generator of the network benchmarks (bench/run, "Network
+//! echo" and "HTTP"): tokio current_thread, loopback. Verifies every echoed
+//! byte and every HTTP response.
 //!
 //! ```text
 //! loadgen ADDR echo CONNS SIZE SECONDS    # CONNS connections, each one SIZE-byte
 //!                                         # message at a time, for SECONDS
 //! loadgen ADDR connect WORKERS COUNT      # COUNT x (connect, 64 B round trip,
 //!                                         # close), WORKERS at a time
+//! loadgen ADDR http CONNS SECONDS         # CONNS keep-alive connections, each
+//!                                         # one `GET /` at a time, for SECONDS
 //! ```
 //!
-//! Prints one JSON line: round trips (or connections), seconds, the rate,
-//! and latency percentiles in microseconds (a round trip: the write of the
-//! message to the last echoed byte; a connection: connect to close).
+//! Prints one JSON line: round trips (HTTP: requests; or connections),
+//! seconds, the rate, and latency percentiles in microseconds (a round trip:
+//! the write of the message to the last echoed byte; a request: its write to
+//! the last byte of the response's body; a connection: connect to close).
+mod http;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,23 +42,73 @@ async fn round_trip(stream: &mut TcpStream, msg: &[u8], back: &mut [u8]) -> std:
     Ok(())
 }
 
+/// A connection to the server under test, with Nagle off (one small
+/// message in flight at a time).
+async fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
+}
+
+/// The latencies of one connection's consecutive rounds, until a deadline.
+struct Rounds {
+    until: Instant,
+    lat: Vec<u32>,
+}
+
+impl Rounds {
+    fn new(until: Instant) -> Self {
+        Rounds {
+            until,
+            lat: Vec::new(),
+        }
+    }
+
+    /// The number of the next round, or `None` once the deadline has passed.
+    fn next_round(&self) -> Option<u64> {
+        (Instant::now() < self.until).then_some(self.lat.len() as u64)
+    }
+
+    /// Keeps the latency (µs) of a round that started at `t0` and ended now.
+    fn done(&mut self, t0: Instant) {
+        self.lat.push(t0.elapsed().as_micros() as u32);
+    }
+}
+
 /// One connection sending `size`-byte messages until `until`: latencies in µs.
 async fn echo_conn(addr: SocketAddr, conn: usize, size: usize, until: Instant) -> Vec<u32> {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
+    let mut stream = connect(addr).await;
     let mut back = vec![0u8; size];
-    let mut lat = Vec::new();
-    let mut round = 0u64;
-    while Instant::now() < until {
+    let mut rounds = Rounds::new(until);
+    while let Some(round) = rounds.next_round() {
         let msg = message(conn, round, size);
         let t0 = Instant::now();
         round_trip(&mut stream, &msg, &mut back)
             .await
             .unwrap_or_else(|e| panic!("connection {conn}, round {round}: {e}"));
-        lat.push(t0.elapsed().as_micros() as u32);
-        round += 1;
+        rounds.done(t0);
     }
-    lat
+    rounds.lat
+}
+
+/// One keep-alive connection sending `GET /` until `until`, one request in
+/// flight, checking every response: latencies in µs.
+async fn http_conn(addr: SocketAddr, conn: usize, until: Instant) -> Vec<u32> {
+    let mut stream = connect(addr).await;
+    let mut buf = Vec::new();
+    let mut rounds = Rounds::new(until);
+    while let Some(request) = rounds.next_round() {
+        let t0 = Instant::now();
+        let result = match stream.write_all(http::REQUEST).await {
+            Ok(()) => http::read_response(&mut stream, &mut buf).await,
+            Err(e) => Err(format!("writing the request: {e}")),
+        };
+        if let Err(e) = result {
+            panic!("HTTP connection {conn}, request {request}: {e}");
+        }
+        rounds.done(t0);
+    }
+    rounds.lat
 }
 
 /// `count` times: connect, one 64 B round trip, close.
@@ -61,8 +117,7 @@ async fn connect_worker(addr: SocketAddr, worker: usize, count: usize) -> Vec<u3
     let mut back = [0u8; 64];
     for i in 0..count {
         let t0 = Instant::now();
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
+        let mut stream = connect(addr).await;
         let msg = message(worker, i as u64, 64);
         round_trip(&mut stream, &msg, &mut back)
             .await
@@ -80,7 +135,7 @@ fn pct(sorted: &[u32], p: f64) -> u32 {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: loadgen ADDR (echo CONNS SIZE SECONDS | connect WORKERS COUNT)";
+    let usage = "usage: loadgen ADDR (echo CONNS SIZE SECONDS | connect WORKERS COUNT | http CONNS SECONDS)";
     let addr: SocketAddr = args.get(1).and_then(|a| a.parse().ok()).expect(usage);
     let num = |i: usize| -> usize { args.get(i).and_then(|a| a.parse().ok()).expect(usage) };
     let start = Instant::now();
@@ -90,6 +145,13 @@ async fn main() {
             let until = start + Duration::from_secs(secs as u64);
             (0..conns)
                 .map(|c| tokio::spawn(echo_conn(addr, c, size, until)))
+                .collect()
+        }
+        Some("http") => {
+            let (conns, secs) = (num(3), num(4));
+            let until = start + Duration::from_secs(secs as u64);
+            (0..conns)
+                .map(|c| tokio::spawn(http_conn(addr, c, until)))
                 .collect()
         }
         Some("connect") => {
