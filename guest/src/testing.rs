@@ -151,7 +151,11 @@ impl TestLoop {
         Duration::from_nanos(self.lp.clock.now())
     }
 
-    /// The earliest pending timer, if any.
+    /// When the loop next wakes for its timers, if any is pending: the
+    /// earliest deadline, or (when that timer shares a far-off wheel slot
+    /// with over a hundred others) the earlier start of that slot, where the
+    /// loop sorts the slot and asks again. Never later than the earliest
+    /// deadline.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.lp.next_deadline().map(Instant)
     }

@@ -365,7 +365,8 @@ impl LoopInner {
         *self.fired.borrow_mut() = fired;
     }
 
-    /// The earliest timer deadline, if any timer is pending.
+    /// When to wake for the timers, if any is pending: never later than the
+    /// earliest deadline (see `Timers::next_deadline`).
     pub(crate) fn next_deadline(&self) -> Option<u64> {
         self.timers.borrow_mut().next_deadline()
     }
