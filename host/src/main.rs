@@ -315,26 +315,23 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
 }
 
 /// What `aio run --instances N` reports: the failure that stopped the
-/// others (theirs say they were stopped), else the last exit.
+/// others (a run's only `Cancelled` ending is being stopped so), else the
+/// last exit.
 fn first_failure(outcomes: Vec<aio_host::Outcome>) -> Status {
     let mut statuses: Vec<Status> = outcomes.into_iter().map(|o| o.into_status()).collect();
-    let stopped = |s: &Status| {
-        matches!(s, Status::Failed(e) if e.kind() == aio_host::ErrorKind::Cancelled
-            && e.to_string().starts_with("stopped: "))
+    let cause = |s: &Status| match s {
+        Status::Exited(code) => *code != 0,
+        Status::Failed(e) => e.kind() != aio_host::ErrorKind::Cancelled,
     };
-    let pick = statuses
-        .iter()
-        .position(|s| !matches!(s, Status::Exited(0)) && !stopped(s))
-        .or_else(|| {
-            statuses
-                .iter()
-                .position(|s| !matches!(s, Status::Exited(0)))
-        })
-        .unwrap_or(statuses.len().saturating_sub(1));
-    if statuses.is_empty() {
-        return Status::Exited(0);
+    let pick = statuses.iter().position(cause).or_else(|| {
+        statuses
+            .iter()
+            .position(|s| !matches!(s, Status::Exited(0)))
+    });
+    match pick {
+        Some(i) => statuses.swap_remove(i),
+        None => statuses.pop().unwrap_or(Status::Exited(0)),
     }
-    statuses.swap_remove(pick)
 }
 
 impl Sandbox {
