@@ -241,6 +241,11 @@ impl Grants {
         self
     }
 
+    /// The audit hook, if one is set.
+    pub(crate) fn audit_hook(&self) -> Option<&AuditHook> {
+        self.audit.as_ref()
+    }
+
     fn report(&self, event: AuditEvent) {
         if let Some(hook) = &self.audit {
             hook(&event);

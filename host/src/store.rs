@@ -21,7 +21,7 @@ use crate::limits::{CpuMeter, Limits, MemoryLimiter};
 use crate::net::NetAccess;
 use crate::net::wasi::{NetView, SocketsView};
 use crate::outcome::LimitsHit;
-use crate::policy::Grants;
+use crate::policy::{AuditHook, Grants};
 use crate::process::{Children, ProcessCtx, ProcessView, Processes, child::ChildrenGuard};
 use crate::signals::RunSignals;
 use crate::signals::host::{SignalsData, SignalsView};
@@ -44,6 +44,8 @@ pub struct RunState {
     wasi: WasiCtx,
     /// The host's TCP sockets' grants (`None`: no network).
     net: Option<NetAccess>,
+    /// The run's audit hook, for sockets refused when `net` is `None`.
+    audit: Option<AuditHook>,
     process: ProcessCtx,
     signals: Arc<RunSignals>,
     table: ResourceTable,
@@ -80,6 +82,7 @@ impl NetView for RunState {
     fn net_sockets(&mut self) -> SocketsView<'_> {
         SocketsView {
             net: self.net.as_ref(),
+            audit: self.audit.as_ref(),
             table: &mut self.table,
         }
     }
@@ -170,6 +173,7 @@ impl GuestStore {
         let state = RunState {
             wasi: wasi.build(),
             net,
+            audit: grants.audit_hook().cloned(),
             process: ProcessCtx::new(grants, children.0.clone()),
             signals,
             table,

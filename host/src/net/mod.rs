@@ -19,6 +19,7 @@
 //! | the host's bind before an unbound UDP socket's first send or its connect | (the send's grant) | `net.bind` (allowed) |
 //! | UDP receive | a socket bound under `--allow-listen`: any peer; any other: peers an `--allow-net` rule names | `net.receive` (drops only, rate-limited) |
 //! | name lookup | any `--allow-net` grant | not audited (wasmtime-wasi gives no hook) |
+//! | creating a TCP or UDP socket | any network grant | `net.socket` (refusals only: with no grant, before any address is known) |
 //!
 //! The ephemeral bind the system makes at a TCP connect is allowed whenever
 //! any network grant exists, and is not audited (the connect is). An

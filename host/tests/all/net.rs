@@ -92,11 +92,23 @@ fn net_not_granted() {
         "{audit}"
     );
 
-    aio(&["run", NET_NOT_GRANTED])
+    // With no network grant at all, no socket is even created; each
+    // refusal is audited too (before any address is known).
+    let log = dir.join("audit-none.jsonl");
+    aio(&["run", "--audit-log", log.to_str().unwrap(), NET_NOT_GRANTED])
         .status(0)
         .stdout_has("connect: permission denied: connect to 127.0.0.1:9 refused: run with --allow-net=127.0.0.1:9\n")
         .stdout_has("listen: permission denied: listen on 127.0.0.1:0 refused: run with --allow-listen=127.0.0.1:0\n")
         .stdout_has("lookup: permission denied: looking up localhost refused");
+    let audit = std::fs::read_to_string(&log).expect("audit log");
+    let lines: Vec<&str> = audit.lines().collect();
+    assert_eq!(lines.len(), 2, "{audit}");
+    for line in lines {
+        assert!(
+            line.contains(r#""capability":"net.socket","target":"TCP socket IPv4","decision":"denied","grant":"--allow-net or --allow-listen""#),
+            "{audit}"
+        );
+    }
 }
 
 /// getaddrinfo in the real host: Python's `(family, type, proto,

@@ -16,6 +16,8 @@ mod tcp;
 mod udp;
 
 use super::NetAccess;
+use crate::audit::CapabilityUse;
+use crate::policy::{AuditEvent, AuditHook};
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p3::bindings::sockets::types::{self, ErrorCode};
 use wasmtime_wasi::p3::sockets::{SocketError, SocketResult};
@@ -29,10 +31,32 @@ impl HasData for Sockets {
 }
 
 /// What the socket functions reach in a store: the run's network access
-/// (`None`: no grant, no sockets) and the resource table.
+/// (`None`: no grant, no sockets), the run's audit hook (where a socket
+/// refused for want of any network grant is reported) and the resource
+/// table.
 pub(crate) struct SocketsView<'a> {
     pub(crate) net: Option<&'a NetAccess>,
+    pub(crate) audit: Option<&'a AuditHook>,
     pub(crate) table: &'a mut ResourceTable,
+}
+
+impl SocketsView<'_> {
+    /// The run has no network grant: refuses a new socket, and audits it
+    /// (`net.socket`; the address it was for is not known yet).
+    fn refuse_socket(&self, kind: &str, family: types::IpAddressFamily) -> SocketError {
+        if let Some(hook) = self.audit {
+            let family = match family {
+                types::IpAddressFamily::Ipv4 => "IPv4",
+                types::IpAddressFamily::Ipv6 => "IPv6",
+            };
+            hook(&AuditEvent::Capability(CapabilityUse::denied(
+                "net.socket",
+                format!("{kind} {family}"),
+                "--allow-net or --allow-listen",
+            )));
+        }
+        wasmtime_wasi::sockets::ErrorCode::AccessDenied.into()
+    }
 }
 
 /// Store data that can host guest sockets (and wasmtime-wasi's name

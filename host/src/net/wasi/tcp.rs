@@ -60,7 +60,7 @@ impl HostTcpSocket for SocketsView<'_> {
 
     fn create(&mut self, address_family: IpAddressFamily) -> SocketResult<Resource<WasiTcp>> {
         let Some(net) = self.net else {
-            return Err(wasmtime_wasi::sockets::ErrorCode::AccessDenied.into());
+            return Err(self.refuse_socket("TCP socket", address_family));
         };
         let socket = io(TcpSocket::new(net.clone(), address_family))?;
         push(self.table, socket).map_err(missing)

@@ -46,7 +46,7 @@ impl HostUdpSocket for SocketsView<'_> {
 
     async fn create(&mut self, address_family: IpAddressFamily) -> SocketResult<Resource<WasiUdp>> {
         let Some(net) = self.net else {
-            return Err(wasmtime_wasi::sockets::ErrorCode::AccessDenied.into());
+            return Err(self.refuse_socket("UDP socket", address_family));
         };
         let socket = io(UdpSocket::new(net.clone(), address_family))?;
         push(self.table, socket).map_err(missing)
