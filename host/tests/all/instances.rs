@@ -4,7 +4,7 @@
 use crate::util::{LOOPBACK, cache_dir, runtime};
 use aio_host::{ErrorKind, Grants, Limits, RunOptions, Status, Stdio};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio as Pipe};
 use std::time::{Duration, Instant};
@@ -66,13 +66,7 @@ fn instances_shared_port() {
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(7), "{status}");
     assert!(started.elapsed() < Duration::from_secs(20));
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = crate::util::stderr_of(&mut child);
     assert!(!err.contains("panicked"), "{err}");
     // Nothing listens there any more.
     assert!(TcpStream::connect(("127.0.0.1", ports[0])).is_err());

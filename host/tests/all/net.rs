@@ -230,13 +230,7 @@ fn net_robust() {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = crate::util::stderr_of(child);
     assert!(status.success(), "{status:?}\n{rest}\n{err}");
     assert!(
         rest.starts_with("done; 2 connections failed or were cut"),
@@ -445,13 +439,7 @@ fn thousand(flags: &[&str], busy: Duration) {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = crate::util::stderr_of(child);
 
     assert!(
         failed.is_empty(),

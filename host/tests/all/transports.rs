@@ -67,13 +67,7 @@ fn transports_call_order() {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = crate::util::stderr_of(child);
     assert!(status.success(), "{status:?}\n{rest}\n{err}");
     assert_eq!(
         rest,

@@ -84,6 +84,16 @@ impl Drop for GuestServer {
     }
 }
 
+/// Everything a finished child wrote to its (piped) stderr.
+pub fn stderr_of(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let mut err = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut err).expect("read stderr");
+    }
+    err
+}
+
 /// How long any single test run may take before it counts as hung.
 pub const HANG: Duration = Duration::from_secs(60);
 
