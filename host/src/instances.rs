@@ -33,7 +33,8 @@ impl Program {
     /// (the same arguments, grants and limits: each instance gets the whole
     /// of every limit). Their TCP listeners share ports: a listen on
     /// `127.0.0.1:0` gets one port for all of them (see [`SharedPorts`]).
-    /// A [`task_probe`](RunOptions::task_probe) sees the first instance;
+    /// A [`task_probe`](RunOptions::task_probe) sees the first instance
+    /// (one probe per instance: [`run_instances_with`](Self::run_instances_with));
     /// [`Signals`](crate::Signals) reach every instance.
     ///
     /// Returns every instance's outcome, in instance order, once all have
@@ -42,15 +43,31 @@ impl Program {
     /// the others, whose outcome is then [`ErrorKind::Cancelled`] naming
     /// it. `n == 0` runs nothing.
     pub async fn run_instances(&self, n: usize, options: RunOptions) -> Vec<Outcome> {
+        self.run_instances_with(n, |index| {
+            let mut options = options.clone();
+            if index > 0 {
+                options.drop_task_probe();
+            }
+            options
+        })
+        .await
+    }
+
+    /// As [`run_instances`](Self::run_instances), with each instance's
+    /// options from `options(index)` (index 0 is the first): its own
+    /// arguments, stdio or task probe, say. The port group, and stopping
+    /// the others on a failure, are added to whatever it returns.
+    pub async fn run_instances_with(
+        &self,
+        n: usize,
+        options: impl Fn(usize) -> RunOptions,
+    ) -> Vec<Outcome> {
         let group = SharedPorts::new();
         let (stop, stopped) = watch::channel(None::<String>);
         let mut ending = FuturesUnordered::new();
         for index in 0..n {
-            let mut options = options.clone();
+            let mut options = options(index);
             options.share_ports(&group);
-            if index > 0 {
-                options.drop_task_probe();
-            }
             let (tx, rx) = oneshot::channel();
             options.stop_on(stopped.clone());
             let program = self.clone();

@@ -287,30 +287,56 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
     // SIGINT, SIGTERM, ... go to the guest (docs/signals.md).
     let signals = aio_host::Signals::new().grace_period(args.sandbox.signal_grace);
     let _forwarding = signals.forward_host_signals()?;
-    // `aio ps PID` asks the guest for its tasks through this probe.
-    let probe = aio_host::TaskProbe::new();
-    let asking = probe.clone();
+    // `aio ps PID` asks each instance for its tasks through its probe.
+    let n = usize::from(args.instances);
+    let probes: Vec<aio_host::TaskProbe> = (0..n).map(|_| aio_host::TaskProbe::new()).collect();
+    let asking = probes.clone();
     let _listening = ps::listen(
-        Arc::new(move || {
-            let probe = asking.clone();
-            Box::pin(async move { probe.task_table().await })
-        }),
+        Arc::new(move || Box::pin(task_tables(asking.clone()))),
         verbose,
     );
     let options = RunOptions::new()
         .args(args.args.iter().cloned())
         .grants(grants)
         .limits(limits)
-        .signals(&signals)
-        .task_probe(&probe);
-    let status = if args.instances == 1 {
-        program.run(options).await.into_status()
+        .signals(&signals);
+    let status = if n == 1 {
+        program
+            .run(options.task_probe(&probes[0]))
+            .await
+            .into_status()
     } else {
-        first_failure(program.run_instances(args.instances.into(), options).await)
+        let outcomes = program
+            .run_instances_with(n, |i| options.clone().task_probe(&probes[i]))
+            .await;
+        first_failure(outcomes)
     };
     match status {
         Status::Failed(err) => Err(err),
         exited => Ok(exited.exit_status()),
+    }
+}
+
+/// Every instance's task table, in instance order (an instance that has
+/// ended shows no tasks); the first error when none answers.
+async fn task_tables(
+    probes: Vec<aio_host::TaskProbe>,
+) -> Result<Vec<Vec<aio_host::TaskInfo>>, Error> {
+    let answers = futures_util::future::join_all(probes.iter().map(|p| p.task_table())).await;
+    let mut first_error = None;
+    let mut tables = Vec::new();
+    for answer in answers {
+        match answer {
+            Ok(table) => tables.push(table),
+            Err(e) => {
+                first_error.get_or_insert(e);
+                tables.push(Vec::new());
+            }
+        }
+    }
+    match first_error {
+        Some(e) if tables.iter().all(Vec::is_empty) => Err(e),
+        _ => Ok(tables),
     }
 }
 

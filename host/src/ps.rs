@@ -22,9 +22,12 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-/// Where the table comes from: a program's probe, or the REPL's instance.
+/// Where the tables come from: a program's probe (one per instance of
+/// `aio run --instances N`), or the REPL's instance.
 pub(crate) type Source = Arc<
-    dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<TaskInfo>, Error>> + Send>> + Send + Sync,
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<Vec<TaskInfo>>, Error>> + Send>>
+        + Send
+        + Sync,
 >;
 
 /// How long a client may take to send its request, and `aio ps` to wait.
@@ -47,11 +50,37 @@ impl Form {
         }
     }
 
-    fn format(self, tasks: &[TaskInfo]) -> String {
+    fn format_one(self, tasks: &[TaskInfo]) -> String {
         match self {
             Form::Ps => format_ps(tasks),
             Form::Tree => format_pstree(tasks),
-            Form::Json => format_json(tasks) + "\n",
+            Form::Json => format_json(tasks),
+        }
+    }
+
+    /// One table as it always was; several (instances of one run) each
+    /// under `instance K of N:`, or in JSON as
+    /// `{"instances":[{"instance":K,"tasks":[...]},...]}`.
+    fn format(self, tables: &[Vec<TaskInfo>]) -> String {
+        if let [tasks] = tables {
+            let one = self.format_one(tasks);
+            return if self == Form::Json { one + "\n" } else { one };
+        }
+        let n = tables.len();
+        let parts = tables.iter().enumerate().map(|(i, tasks)| {
+            let one = self.format_one(tasks);
+            match self {
+                // `{"tasks":...}` becomes `{"instance":K,"tasks":...}`.
+                Form::Json => format!("{{\"instance\":{},{}", i + 1, &one[1..]),
+                _ => format!("instance {} of {n}:\n{one}", i + 1),
+            }
+        });
+        match self {
+            Form::Json => format!(
+                "{{\"instances\":[{}]}}\n",
+                parts.collect::<Vec<_>>().join(",")
+            ),
+            _ => parts.collect::<Vec<_>>().join("\n"),
         }
     }
 }
@@ -141,7 +170,7 @@ async fn answer(stream: UnixStream, source: Source) {
         }
     };
     let reply = match source().await {
-        Ok(tasks) => format!("ok\n{}", form.format(&tasks)),
+        Ok(tables) => format!("ok\n{}", form.format(&tables)),
         Err(e) => format!("error: {e}\n"),
     };
     let _ = write.write_all(reply.as_bytes()).await;

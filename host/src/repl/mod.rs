@@ -76,7 +76,7 @@ pub(crate) async fn run(setup: Setup) -> Result<u8, Error> {
             let instance = asked.lock().unwrap_or_else(|e| e.into_inner()).clone();
             Box::pin(async move {
                 match instance {
-                    Some(instance) => instance.task_table().await,
+                    Some(instance) => instance.task_table().await.map(|t| vec![t]),
                     None => Err(Error::new(
                         ErrorKind::Closed,
                         "the REPL has no live instance (.restart makes one)",

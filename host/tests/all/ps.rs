@@ -166,3 +166,57 @@ fn ps_answers_for_a_repl_and_refuses_gone_and_foreign_pids() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+/// `aio ps` of `aio run --instances 2`: one table per instance, each under
+/// its heading; in JSON, a list of instances.
+#[test]
+fn ps_instances() {
+    let dir = scratch_dir("ps-instances");
+    let mut child = aio(
+        &dir,
+        &[
+            "run",
+            "--timeout=60s",
+            "--instances=2",
+            "--allow-listen=127.0.0.1:0",
+            test_artifacts::INSTANCES_SHARED_PORT,
+        ],
+    )
+    .env("AIO_CACHE_DIR", crate::util::cache_dir())
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let child = Running(child);
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert!(line.starts_with("listening on "), "{line:?}");
+    }
+    let pid = child.0.id().to_string();
+    let ps = ask(&dir, &["ps", &pid]);
+    let table = text(&ps.stdout);
+    assert!(ps.status.success(), "{table}{}", text(&ps.stderr));
+    let first = table.find("instance 1 of 2:\n").expect(&table);
+    let second = table.find("instance 2 of 2:\n").expect(&table);
+    assert!(first < second, "{table}");
+    assert_eq!(table.matches("task id").count(), 2, "{table}");
+    // Both instances serve the one shared port.
+    let servers: Vec<&str> = table
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(2)
+                .filter(|_| l.contains(" server "))
+        })
+        .collect();
+    assert_eq!(servers.len(), 2, "{table}");
+    assert_eq!(servers[0], servers[1], "{table}");
+    let json = text(&ask(&dir, &["ps", &pid, "--json"]).stdout);
+    assert!(
+        json.starts_with(r#"{"instances":[{"instance":1,"tasks":[{"id":"#),
+        "{json}"
+    );
+    assert!(json.contains(r#"{"instance":2,"tasks":["#), "{json}");
+    assert!(json.trim_end().ends_with("]}]}"), "{json}");
+}
