@@ -38,8 +38,8 @@ impl Program {
     /// [`Signals`](crate::Signals) reach every instance.
     ///
     /// Returns every instance's outcome, in instance order, once all have
-    /// ended (if a thread cannot be started, the outcomes of those that
-    /// were, and that failure last). The first failure (a trap, a limit, a non-zero exit) stops
+    /// ended (if a thread cannot be started: the outcomes of those that
+    /// were, then that failure). The first failure (a trap, a limit, a non-zero exit) stops
     /// the others, whose outcome is then [`ErrorKind::Cancelled`] naming
     /// it. `n == 0` runs nothing.
     pub async fn run_instances(&self, n: usize, options: RunOptions) -> Vec<Outcome> {
@@ -65,7 +65,8 @@ impl Program {
         let group = SharedPorts::new();
         let (stop, stopped) = watch::channel(None::<String>);
         let mut ending = FuturesUnordered::new();
-        for index in 0..n {
+        let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
+        for (index, slot) in outcomes.iter_mut().enumerate() {
             let mut options = options(index);
             options.share_ports(&group);
             let (tx, rx) = oneshot::channel();
@@ -84,21 +85,17 @@ impl Program {
                     let _ = tx.send(outcome);
                 });
             if let Err(e) = spawned {
-                drop(rx); // its sender went with the closure
                 // Stop what was started: a server at part capacity is the
                 // failure this avoids.
                 let _ = stop.send(Some(format!("instance {} could not start", index + 1)));
-                let (tx, rx) = oneshot::channel();
-                let _ = tx.send(failed(
+                *slot = Some(failed(
                     ErrorKind::Host,
                     format!("cannot start a thread: {e}"),
                 ));
-                ending.push(ended(index, rx));
                 break;
             }
-            ending.push(ended(index, rx));
+            ending.push(async move { (index, rx.await) });
         }
-        let mut outcomes: Vec<Option<Outcome>> = (0..n).map(|_| None).collect();
         while let Some((index, outcome)) = ending.next().await {
             let outcome = outcome.unwrap_or_else(|_| {
                 failed(ErrorKind::Host, "the instance's thread panicked".into())
@@ -110,13 +107,6 @@ impl Program {
         }
         outcomes.into_iter().flatten().collect()
     }
-}
-
-async fn ended(
-    index: usize,
-    rx: oneshot::Receiver<Outcome>,
-) -> (usize, Result<Outcome, oneshot::error::RecvError>) {
-    (index, rx.await)
 }
 
 fn failed(kind: ErrorKind, message: String) -> Outcome {

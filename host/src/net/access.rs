@@ -83,10 +83,11 @@ impl NetAccess {
         self.shared.ports.is_some()
     }
 
-    /// Makes a TCP bind to `asked` (already granted): through the run's
-    /// [`SharedPorts`] group if it has one, which may bind another address
-    /// (the group's port for `asked`). `bind` binds and says where.
-    pub(crate) fn bind_tcp<E>(
+    /// Makes a TCP bind to `asked` (already granted) through the run's
+    /// [`SharedPorts`] group, which may bind another address (the group's
+    /// port for `asked`); without a group, a plain bind. `bind` binds and
+    /// says where.
+    pub(crate) fn bind_shared<E>(
         &self,
         asked: SocketAddr,
         bind: impl FnOnce(SocketAddr) -> Result<SocketAddr, E>,

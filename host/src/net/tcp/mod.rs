@@ -398,14 +398,19 @@ fn bind(fd: &OwnedFd, addr: SocketAddr, net: &NetAccess) -> TcpResult<()> {
     // The WASI spec: a bind is not blocked by the TIME_WAIT of a recently
     // closed socket, that is SO_REUSEADDR everywhere but Windows.
     let _ = sockopt::set_socket_reuseaddr(fd, true);
-    if net.shares_ports() {
-        sockopt::set_socket_reuseport(fd, true).map_err(errno)?;
-    }
-    net.bind_tcp(addr, |target| {
+    let bind_to = |target: SocketAddr| {
         rnet::bind(fd, &target).map_err(|e| match e {
             Errno::AFNOSUPPORT => ErrorCode::InvalidArgument,
             e => errno(e),
-        })?;
+        })
+    };
+    if !net.shares_ports() {
+        return bind_to(addr);
+    }
+    sockopt::set_socket_reuseport(fd, true).map_err(errno)?;
+    // The group needs the port the system chose.
+    net.bind_shared(addr, |target| {
+        bind_to(target)?;
         local_addr(fd)
     })
 }
