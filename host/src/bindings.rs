@@ -19,6 +19,7 @@ wasmtime::component::bindgen!({
     with: {
         "wasi": wasmtime_wasi::p3::bindings,
         "aio:host/process.child": crate::process::child::ChildProcess,
+        "aio:host/mux.mux": crate::net::mux::Mux,
     },
     imports: {
         "aio:host/process.[method]child.set-stdin": store | trappable,
@@ -27,6 +28,8 @@ wasmtime::component::bindgen!({
         "aio:host/process.[method]child.exit-status": store | trappable,
         "aio:host/calls.enter": store | trappable,
         "aio:host/calls.cancellations": store | trappable,
+        "aio:host/mux.[method]mux.incoming": store | trappable,
+        "aio:host/mux.[method]mux.outgoing": store | trappable,
         default: trappable,
     },
     exports: { default: async | store },

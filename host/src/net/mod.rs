@@ -43,6 +43,7 @@
 //! ```
 
 mod access;
+pub(crate) mod mux;
 mod policy;
 mod rule;
 mod share;

@@ -90,6 +90,8 @@ pub(crate) type TcpResult<T> = Result<T, ErrorCode>;
 
 /// How a receive or send half ended: the guest's `future<result<_, error-code>>`.
 pub(crate) type ResultRx = oneshot::Receiver<Result<(), types::ErrorCode>>;
+/// A connection's two halves, each with how it ended.
+pub(crate) type Halves = ((ReceiveProducer, ResultRx), (SendConsumer, ResultRx));
 type ResultTx = oneshot::Sender<Result<(), types::ErrorCode>>;
 
 /// Registers a connected or listening socket with the run's reactor.
@@ -308,6 +310,29 @@ impl TcpSocket {
     pub(crate) fn take_send(&mut self) -> TcpResult<(SendConsumer, ResultRx)> {
         let (half, rx) = self.take_half(false)?;
         Ok((SendConsumer::new(half), rx))
+    }
+
+    /// Takes both halves for a multiplexer (`aio:host/mux`): the socket
+    /// handle keeps nothing of the connection afterwards (later calls say
+    /// `invalid-state`; dropping it resets nothing), the halves own it.
+    pub(crate) fn take_halves(&mut self) -> TcpResult<Halves> {
+        match &self.state {
+            State::Connected {
+                conn,
+                receive_taken: false,
+                send_taken: false,
+            } => {
+                // The mux sends each frame as it comes, often in parts: as
+                // asyncio does for every TCP transport, no Nagle delay.
+                let _ = sockopt::set_tcp_nodelay(conn.io(), true);
+            }
+            State::Closed(e) => return Err(*e),
+            _ => return Err(ErrorCode::InvalidState),
+        }
+        let rx = self.take_receive()?;
+        let tx = self.take_send()?;
+        self.state = State::Closed(ErrorCode::InvalidState);
+        Ok((rx, tx))
     }
 
     fn take_half(&mut self, receive: bool) -> TcpResult<(Half, ResultRx)> {

@@ -222,6 +222,14 @@ impl SendConsumer {
         self.0.poll_ready(cx, Interest::WRITABLE)
     }
 
+    /// Resets the connection (asyncio's `abort()`; see [`Conn::reset`]):
+    /// dropping this half then sends no FIN.
+    pub(crate) fn reset(&self) {
+        if let Some(conn) = &self.0.conn {
+            conn.reset();
+        }
+    }
+
     /// Writes from `buf` (not empty).
     pub(crate) fn poll_send(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Sent> {
         let Some(conn) = &self.0.conn else {

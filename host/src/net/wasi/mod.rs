@@ -12,6 +12,7 @@
 //! through [`ours`], which asks the table for our type (the table checks
 //! the type of every entry, so a mix-up is an error, never a wrong cast).
 
+mod mux;
 mod tcp;
 mod udp;
 
@@ -70,6 +71,7 @@ pub(crate) fn add_to_linker<T: NetView>(
     linker: &mut wasmtime::component::Linker<T>,
 ) -> wasmtime::Result<()> {
     types::add_to_linker::<T, Sockets>(linker, T::net_sockets)?;
+    crate::bindings::aio::host::mux::add_to_linker::<T, Sockets>(linker, T::net_sockets)?;
     wasmtime_wasi::p3::bindings::sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(
         linker,
         T::sockets,

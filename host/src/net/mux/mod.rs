@@ -1,0 +1,347 @@
+//! Batched socket I/O (`aio:host/mux`): every attached connection's bytes
+//! over one incoming and one outgoing `stream<u8>`, in frames
+//! (wit/mux.wit), so a guest pays for one stream read and one stream
+//! write per turn of its loop instead of one of each per message
+//! (docs/design-batched-io.md).
+//!
+//! - **Incoming** ([`Incoming`]): each connection has a waker of its own
+//!   ([`TokenWaker`]) that the reactor wakes when the socket becomes
+//!   readable; it queues the connection's token and wakes the guest's
+//!   pending read of `incoming`. That read takes the queued connections in
+//!   order, each up to [`READ_SHARE`] bytes straight into the guest's
+//!   buffer, until the buffer is full: one stream completion for every
+//!   connection that became ready. Events (a connection's send side
+//!   blocked or unblocked, failed) go first.
+//! - **Outgoing** ([`Outgoing`]): each data frame is sent at once; what a
+//!   socket cannot take waits in that connection's queue (the guest is
+//!   told `blocked`, and `unblocked` once a task of the connection's own
+//!   has sent it). While more than [`PENDING_LIMIT`] bytes wait over all
+//!   connections, `outgoing` is not read: a guest that ignores `blocked`
+//!   stalls only itself.
+
+mod incoming;
+mod outgoing;
+
+pub(crate) use incoming::Incoming;
+pub(crate) use outgoing::Outgoing;
+
+use super::tcp::{Halves, ReceiveProducer, ResultRx, SendConsumer};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Wake, Waker};
+use wasmtime_wasi::p3::bindings::sockets::types::ErrorCode;
+
+/// A frame's header: token (u32 LE), kind (u8), length (u32 LE).
+pub(crate) const HEADER: usize = 9;
+
+/// Frame kinds from the host (wit/mux.wit).
+mod from_host {
+    pub(super) const DATA: u8 = 0;
+    pub(super) const EOF: u8 = 1;
+    pub(super) const ERROR: u8 = 2;
+    pub(super) const BLOCKED: u8 = 3;
+    pub(super) const UNBLOCKED: u8 = 4;
+}
+
+/// Frame kinds from the guest (wit/mux.wit).
+mod from_guest {
+    pub(super) const DATA: u8 = 0;
+    pub(super) const CLOSE: u8 = 1;
+    pub(super) const ABORT: u8 = 2;
+    pub(super) const SHUTDOWN: u8 = 3;
+    pub(super) const PAUSE: u8 = 4;
+    pub(super) const RESUME: u8 = 5;
+}
+
+/// Which side of a connection an `error` frame is about.
+const SIDE_RECEIVE: u8 = 0;
+const SIDE_SEND: u8 = 1;
+
+/// The most one connection gives to one read of `incoming` (fairness: the
+/// rest waits for the next read, behind the other ready connections).
+const READ_SHARE: usize = 64 << 10;
+/// Bytes waiting on the host for sockets that would block, over all
+/// connections, above which `outgoing` is not read.
+const PENDING_LIMIT: usize = 4 << 20;
+/// A token's low bits index the connection; the high bits count the reuse
+/// of that index, so a frame about a closed connection never names its
+/// successor.
+const INDEX_BITS: u32 = 20;
+const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
+
+/// The `mux` resource (reached only through the guest's `aio:host/mux`
+/// import).
+pub struct Mux {
+    shared: Arc<Shared>,
+    incoming_taken: bool,
+    outgoing_taken: bool,
+}
+
+struct Shared {
+    conns: Mutex<Conns>,
+    ready: Mutex<Ready>,
+    /// Bytes queued for sockets that would block.
+    pending: AtomicUsize,
+    /// The outgoing stream, waiting for `pending` to fall.
+    consumer: Mutex<Option<Waker>>,
+}
+
+/// A small frame with no data behind it, or with a two-byte body.
+type Event = ([u8; HEADER + 2], usize);
+
+#[derive(Default)]
+struct Ready {
+    /// Frames to deliver before any data.
+    events: VecDeque<Event>,
+    tokens: VecDeque<u32>,
+    /// The guest's pending read of `incoming`.
+    producer: Option<Waker>,
+}
+
+#[derive(Default)]
+struct Conns {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+#[derive(Default)]
+struct Slot {
+    generation: u32,
+    conn: Option<Attached>,
+}
+
+struct Attached {
+    rx: Option<ReceiveProducer>,
+    /// How receiving ended (an error's code).
+    rx_result: ResultRx,
+    /// The guest asked for no more data for now.
+    paused: bool,
+    /// `token` as a waker, for the socket's readiness.
+    waker: Waker,
+    token: Arc<TokenWaker>,
+    tx: Arc<Mutex<Tx>>,
+}
+
+/// A connection's send side and what waits for it.
+struct Tx {
+    token: u32,
+    consumer: Option<SendConsumer>,
+    /// How sending ended (an error's code).
+    result: ResultRx,
+    queue: VecDeque<u8>,
+    flushing: bool,
+    /// The guest is done sending: end the send side once the queue is
+    /// sent.
+    closing: bool,
+    /// The task sending the queue, while there is one.
+    flusher: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Shared {
+    /// The guest let go of the mux: no connection's queue outlives it
+    /// (a peer that never reads would keep a flusher waiting forever).
+    fn drop(&mut self) {
+        let conns = self.conns.get_mut().unwrap_or_else(|e| e.into_inner());
+        for conn in conns.slots.iter_mut().filter_map(|s| s.conn.take()) {
+            if let Some(flusher) = lock(&conn.tx).flusher.take() {
+                flusher.abort();
+            }
+        }
+    }
+}
+
+/// Queues its connection's token when its socket becomes readable.
+struct TokenWaker {
+    token: u32,
+    queued: AtomicBool,
+    shared: Weak<Shared>,
+}
+
+impl Wake for TokenWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(shared) = self.shared.upgrade()
+            && let Some(producer) = self.queue(&shared, true)
+        {
+            producer.wake();
+        }
+    }
+}
+
+impl TokenWaker {
+    /// Queues the token unless it is queued already; the reader of
+    /// `incoming` to wake, if `take_reader` and one waits.
+    fn queue(&self, shared: &Shared, take_reader: bool) -> Option<Waker> {
+        if self.queued.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let mut ready = lock(&shared.ready);
+        ready.tokens.push_back(self.token);
+        if take_reader {
+            ready.producer.take()
+        } else {
+            None
+        }
+    }
+}
+
+/// A poisoned lock only means a panic elsewhere; the data is still whole
+/// (every update below is a single step).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// Delivers `kind` (with `body`, at most two bytes) about `token`
+    /// before any more data, waking the reader.
+    fn event(&self, token: u32, kind: u8, body: &[u8]) {
+        let mut frame = [0; HEADER + 2];
+        put_header(&mut frame, token, kind, body.len());
+        frame[HEADER..HEADER + body.len()].copy_from_slice(body);
+        let reader = {
+            let mut ready = lock(&self.ready);
+            ready.events.push_back((frame, HEADER + body.len()));
+            ready.producer.take()
+        };
+        if let Some(w) = reader {
+            w.wake();
+        }
+    }
+
+    /// Tells the guest a side of `token` failed, with the code its result
+    /// holds (`connection-broken` when it holds none).
+    fn failed(&self, token: u32, side: u8, result: &mut ResultRx) {
+        let code = match result.try_recv() {
+            Ok(Err(code)) => code_index(&code),
+            _ => code_index(&ErrorCode::ConnectionBroken),
+        };
+        self.event(token, from_host::ERROR, &[side, code]);
+    }
+}
+
+/// An `error-code` case's index in wit/deps/sockets.wit (`other`'s
+/// message is not sent).
+fn code_index(code: &ErrorCode) -> u8 {
+    match code {
+        ErrorCode::AccessDenied => 0,
+        ErrorCode::NotSupported => 1,
+        ErrorCode::InvalidArgument => 2,
+        ErrorCode::OutOfMemory => 3,
+        ErrorCode::Timeout => 4,
+        ErrorCode::InvalidState => 5,
+        ErrorCode::AddressNotBindable => 6,
+        ErrorCode::AddressInUse => 7,
+        ErrorCode::RemoteUnreachable => 8,
+        ErrorCode::ConnectionRefused => 9,
+        ErrorCode::ConnectionBroken => 10,
+        ErrorCode::ConnectionReset => 11,
+        ErrorCode::ConnectionAborted => 12,
+        ErrorCode::DatagramTooLarge => 13,
+        ErrorCode::Other(_) => 14,
+    }
+}
+
+fn put_header(buf: &mut [u8], token: u32, kind: u8, len: usize) {
+    buf[..4].copy_from_slice(&token.to_le_bytes());
+    buf[4] = kind;
+    buf[5..HEADER].copy_from_slice(&(len as u32).to_le_bytes());
+}
+
+impl Mux {
+    pub(crate) fn new() -> Mux {
+        Mux {
+            shared: Arc::new(Shared {
+                conns: Mutex::default(),
+                ready: Mutex::default(),
+                pending: AtomicUsize::new(0),
+                consumer: Mutex::default(),
+            }),
+            incoming_taken: false,
+            outgoing_taken: false,
+        }
+    }
+
+    /// Attaches a connection's halves; its token, or `None` when every
+    /// index is in use.
+    pub(crate) fn attach(&self, halves: Halves) -> Option<u32> {
+        let ((rx, rx_result), (tx, tx_result)) = halves;
+        let mut conns = lock(&self.shared.conns);
+        let index = match conns.free.pop() {
+            Some(i) => i,
+            None if conns.slots.len() <= INDEX_MASK as usize => {
+                conns.slots.push(Slot::default());
+                (conns.slots.len() - 1) as u32
+            }
+            None => return None,
+        };
+        let slot = &mut conns.slots[index as usize];
+        let token = index | (slot.generation << INDEX_BITS);
+        let waker = Arc::new(TokenWaker {
+            token,
+            queued: AtomicBool::new(false),
+            shared: Arc::downgrade(&self.shared),
+        });
+        slot.conn = Some(Attached {
+            rx: Some(rx),
+            rx_result,
+            paused: false,
+            waker: Waker::from(waker.clone()),
+            token: waker.clone(),
+            tx: Arc::new(Mutex::new(Tx {
+                token,
+                consumer: Some(tx),
+                result: tx_result,
+                queue: VecDeque::new(),
+                flushing: false,
+                closing: false,
+                flusher: None,
+            })),
+        });
+        drop(conns);
+        // Whatever is there already is read at the next turn.
+        waker.wake_by_ref();
+        Some(token)
+    }
+
+    /// The incoming producer, once.
+    pub(crate) fn take_incoming(&mut self) -> Option<Incoming> {
+        (!std::mem::replace(&mut self.incoming_taken, true))
+            .then(|| Incoming::new(self.shared.clone()))
+    }
+
+    /// The outgoing consumer, once.
+    pub(crate) fn take_outgoing(&mut self) -> Option<Outgoing> {
+        (!std::mem::replace(&mut self.outgoing_taken, true))
+            .then(|| Outgoing::new(self.shared.clone()))
+    }
+}
+
+impl Conns {
+    fn get(&mut self, token: u32) -> Option<&mut Attached> {
+        let slot = self.slots.get_mut((token & INDEX_MASK) as usize)?;
+        if slot.generation != token >> INDEX_BITS {
+            return None;
+        }
+        slot.conn.as_mut()
+    }
+
+    /// Frees `token`'s index; its connection, if it had one.
+    fn remove(&mut self, token: u32) -> Option<Attached> {
+        let index = token & INDEX_MASK;
+        let slot = self.slots.get_mut(index as usize)?;
+        if slot.generation != token >> INDEX_BITS {
+            return None;
+        }
+        let conn = slot.conn.take()?;
+        slot.generation = (slot.generation + 1) & (u32::MAX >> INDEX_BITS);
+        self.free.push(index);
+        Some(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! The `outgoing` stream: the guest's frames, sent to their sockets.
+
+use super::{Conns, HEADER, PENDING_LIMIT, SIDE_SEND, Shared, Tx, from_guest, from_host, lock};
+use crate::net::tcp::Sent;
+use crate::streams::answer;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Source, StreamConsumer, StreamResult};
+
+/// The guest's outgoing frames.
+pub(crate) struct Outgoing(Arc<Shared>);
+
+/// What a batch of outgoing frames held.
+#[derive(Debug, PartialEq)]
+pub(super) enum Frames {
+    /// `n` bytes of whole frames were taken.
+    Took(usize),
+    /// A frame is cut short at the end of the stream's data, or is not a
+    /// frame: the guest broke the protocol.
+    Broken,
+}
+
+impl Outgoing {
+    pub(super) fn new(shared: Arc<Shared>) -> Outgoing {
+        Outgoing(shared)
+    }
+
+    /// Acts on the whole frames at the start of `data`.
+    pub(super) fn take(&self, data: &[u8]) -> Frames {
+        let mut conns = lock(&self.0.conns);
+        let mut used = 0;
+        while data.len() - used >= HEADER {
+            let head = &data[used..used + HEADER];
+            let token = u32::from_le_bytes(head[..4].try_into().unwrap());
+            let kind = head[4];
+            let len = u32::from_le_bytes(head[5..HEADER].try_into().unwrap()) as usize;
+            let Some(body) = data.get(used + HEADER..used + HEADER + len) else {
+                break;
+            };
+            if kind > from_guest::RESUME || (kind != from_guest::DATA && len != 0) {
+                return Frames::Broken;
+            }
+            self.act(&mut conns, token, kind, body);
+            used += HEADER + len;
+        }
+        if used == 0 {
+            Frames::Broken
+        } else {
+            Frames::Took(used)
+        }
+    }
+
+    /// One frame. Frames about a token that is not (or no longer) attached
+    /// are dropped: the guest may send them before it learns of an end.
+    fn act(&self, conns: &mut Conns, token: u32, kind: u8, body: &[u8]) {
+        match kind {
+            from_guest::DATA => {
+                if let Some(conn) = conns.get(token) {
+                    self.send(&conn.tx, body);
+                }
+            }
+            from_guest::CLOSE => {
+                if let Some(conn) = conns.remove(token) {
+                    end_sending(&conn.tx);
+                }
+            }
+            from_guest::ABORT => {
+                if let Some(conn) = conns.remove(token) {
+                    let mut t = lock(&conn.tx);
+                    if let Some(c) = t.consumer.take() {
+                        c.reset();
+                    }
+                    let dropped = t.queue.len();
+                    t.queue.clear();
+                    self.0.pending.fetch_sub(dropped, Ordering::Relaxed);
+                }
+            }
+            from_guest::SHUTDOWN => {
+                if let Some(conn) = conns.get(token) {
+                    end_sending(&conn.tx);
+                }
+            }
+            from_guest::PAUSE => {
+                if let Some(conn) = conns.get(token) {
+                    conn.paused = true;
+                }
+            }
+            _ => {
+                if let Some(conn) = conns.get(token)
+                    && std::mem::replace(&mut conn.paused, false)
+                    && let Some(reader) = conn.token.queue(&self.0, true)
+                {
+                    reader.wake();
+                }
+            }
+        }
+    }
+
+    /// Sends `body` now, or queues what the socket cannot take.
+    fn send(&self, tx: &Arc<Mutex<Tx>>, mut body: &[u8]) {
+        let mut t = lock(tx);
+        if t.closing {
+            return;
+        }
+        if !t.flushing {
+            let Some(consumer) = t.consumer.as_mut() else {
+                return;
+            };
+            let mut cx = Context::from_waker(Waker::noop());
+            while !body.is_empty() {
+                match consumer.poll_send(&mut cx, body) {
+                    Poll::Ready(Sent::Wrote(n)) => body = &body[n..],
+                    Poll::Ready(Sent::Failed) => {
+                        t.consumer = None;
+                        let token = t.token;
+                        self.0.failed(token, SIDE_SEND, &mut t.result);
+                        return;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if body.is_empty() {
+                return;
+            }
+            t.flushing = true;
+            self.0.event(t.token, from_host::BLOCKED, &[]);
+            let task = tokio::spawn(flush(tx.clone(), Arc::downgrade(&self.0)));
+            t.flusher = Some(task.abort_handle());
+        }
+        t.queue.extend(body);
+        self.0.pending.fetch_add(body.len(), Ordering::Relaxed);
+    }
+}
+
+/// Ends a connection's send side once what waits for it is sent (the send
+/// half's drop sends the FIN).
+fn end_sending(tx: &Arc<Mutex<Tx>>) {
+    let mut t = lock(tx);
+    t.closing = true;
+    if !t.flushing {
+        t.consumer = None;
+    }
+}
+
+/// Sends a connection's queue as its socket takes it, then says
+/// `unblocked` (or `error`).
+async fn flush(tx: Arc<Mutex<Tx>>, shared: Weak<Shared>) {
+    std::future::poll_fn(|cx| {
+        let mut guard = lock(&tx);
+        let t = &mut *guard;
+        loop {
+            let sent = match t.consumer.as_mut() {
+                Some(_) if t.queue.is_empty() => break,
+                Some(consumer) => consumer.poll_send(cx, t.queue.as_slices().0),
+                // Aborted: the queue was dropped with it.
+                None => break,
+            };
+            let n = match sent {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Sent::Wrote(n)) => n,
+                Poll::Ready(Sent::Failed) => {
+                    t.consumer = None;
+                    if let Some(shared) = shared.upgrade() {
+                        shared.failed(t.token, SIDE_SEND, &mut t.result);
+                    }
+                    t.queue.len()
+                }
+            };
+            t.queue.drain(..n);
+            if let Some(shared) = shared.upgrade() {
+                let before = shared.pending.fetch_sub(n, Ordering::Relaxed);
+                if before > PENDING_LIMIT
+                    && before - n <= PENDING_LIMIT
+                    && let Some(w) = lock(&shared.consumer).take()
+                {
+                    w.wake();
+                }
+            }
+        }
+        t.flushing = false;
+        t.flusher = None;
+        if t.closing {
+            t.consumer = None;
+        } else if t.consumer.is_some()
+            && let Some(shared) = shared.upgrade()
+        {
+            shared.event(t.token, from_host::UNBLOCKED, &[]);
+        }
+        Poll::Ready(())
+    })
+    .await
+}
+
+impl<D> StreamConsumer<D> for Outgoing {
+    type Item = u8;
+
+    fn poll_consume(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        store: StoreContextMut<D>,
+        src: Source<Self::Item>,
+        finish: bool,
+    ) -> Poll<wasmtime::Result<StreamResult>> {
+        if self.0.pending.load(Ordering::Relaxed) > PENDING_LIMIT {
+            *lock(&self.0.consumer) = Some(cx.waker().clone());
+            if self.0.pending.load(Ordering::Relaxed) > PENDING_LIMIT {
+                return answer(Poll::Pending, finish);
+            }
+        }
+        let mut src = src.as_direct(store);
+        if src.remaining().is_empty() {
+            return Poll::Ready(Ok(StreamResult::Completed));
+        }
+        match self.take(src.remaining()) {
+            Frames::Took(n) => {
+                src.mark_read(n);
+                Poll::Ready(Ok(StreamResult::Completed))
+            }
+            Frames::Broken => Poll::Ready(Ok(StreamResult::Dropped)),
+        }
+    }
+}
