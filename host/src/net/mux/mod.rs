@@ -13,11 +13,14 @@
 //!   connection that became ready. Events (a connection's send side
 //!   blocked or unblocked, failed) go first.
 //! - **Outgoing** ([`Outgoing`]): each data frame is sent at once; what a
-//!   socket cannot take waits in that connection's queue (the guest is
-//!   told `blocked`, and `unblocked` once a task of the connection's own
-//!   has sent it). While more than [`PENDING_LIMIT`] bytes wait over all
-//!   connections, `outgoing` is not read: a guest that ignores `blocked`
-//!   stalls only itself.
+//!   socket cannot take waits in that connection's queue, which a task of
+//!   the connection's own sends as the socket takes it; the guest is told
+//!   how much waits (`queued`) as it changes, and after every batch of
+//!   frames how far the host has read (`sync`), so it knows each
+//!   connection's unsent bytes as asyncio's `get_write_buffer_size` does.
+//!   While more than [`PENDING_LIMIT`] bytes wait over all connections,
+//!   no more data frames are taken: a guest that ignores its write
+//!   buffer's size stalls only itself, and its bytes stay in its memory.
 
 mod incoming;
 mod outgoing;
@@ -40,8 +43,8 @@ mod from_host {
     pub(super) const DATA: u8 = 0;
     pub(super) const EOF: u8 = 1;
     pub(super) const ERROR: u8 = 2;
-    pub(super) const BLOCKED: u8 = 3;
-    pub(super) const UNBLOCKED: u8 = 4;
+    pub(super) const QUEUED: u8 = 3;
+    pub(super) const SYNC: u8 = 4;
 }
 
 /// Frame kinds from the guest (wit/mux.wit).
@@ -62,8 +65,11 @@ const SIDE_SEND: u8 = 1;
 /// rest waits for the next read, behind the other ready connections).
 const READ_SHARE: usize = 64 << 10;
 /// Bytes waiting on the host for sockets that would block, over all
-/// connections, above which `outgoing` is not read.
+/// connections, above which `outgoing` is not read (the guest's own
+/// memory holds the rest).
 const PENDING_LIMIT: usize = 4 << 20;
+/// The longest data frame a guest may send.
+const MAX_FRAME: usize = 1 << 20;
 /// A token's low bits index the connection; the high bits count the reuse
 /// of that index, so a frame about a closed connection never names its
 /// successor.
@@ -87,8 +93,8 @@ struct Shared {
     consumer: Mutex<Option<Waker>>,
 }
 
-/// A small frame with no data behind it, or with a two-byte body.
-type Event = ([u8; HEADER + 2], usize);
+/// A small frame: no data, or a body of at most eight bytes.
+type Event = ([u8; HEADER + 8], usize);
 
 #[derive(Default)]
 struct Ready {
@@ -103,6 +109,9 @@ struct Ready {
 struct Conns {
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// The handles of connections given back, for the glue to delete
+    /// from the resource table (see [`Mux::attach`]).
+    released: Vec<u32>,
 }
 
 #[derive(Default)]
@@ -112,6 +121,9 @@ struct Slot {
 }
 
 struct Attached {
+    /// The resource-table entry that counts this connection against the
+    /// store's handle limit.
+    handle: u32,
     rx: Option<ReceiveProducer>,
     /// How receiving ended (an error's code).
     rx_result: ResultRx,
@@ -196,10 +208,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// Delivers `kind` (with `body`, at most two bytes) about `token`
+    /// Delivers `kind` (with `body`, at most eight bytes) about `token`
     /// before any more data, waking the reader.
     fn event(&self, token: u32, kind: u8, body: &[u8]) {
-        let mut frame = [0; HEADER + 2];
+        let mut frame = [0; HEADER + 8];
         put_header(&mut frame, token, kind, body.len());
         frame[HEADER..HEADER + body.len()].copy_from_slice(body);
         let reader = {
@@ -266,8 +278,12 @@ impl Mux {
     }
 
     /// Attaches a connection's halves; its token, or `None` when every
-    /// index is in use.
-    pub(crate) fn attach(&self, halves: Halves) -> Option<u32> {
+    /// index is in use. `handle` is the resource-table entry the glue made
+    /// for it, so that a guest's connections count against its handle
+    /// limit as its sockets and streams do; it comes back from
+    /// [`take_released`](Self::take_released) once the connection is given
+    /// back.
+    pub(crate) fn attach(&self, halves: Halves, handle: u32) -> Option<u32> {
         let ((rx, rx_result), (tx, tx_result)) = halves;
         let mut conns = lock(&self.shared.conns);
         let index = match conns.free.pop() {
@@ -286,6 +302,7 @@ impl Mux {
             shared: Arc::downgrade(&self.shared),
         });
         slot.conn = Some(Attached {
+            handle,
             rx: Some(rx),
             rx_result,
             paused: false,
@@ -305,6 +322,24 @@ impl Mux {
         // Whatever is there already is read at the next turn.
         waker.wake_by_ref();
         Some(token)
+    }
+
+    /// The handles of the connections given back since the last call.
+    pub(crate) fn take_released(&self) -> Vec<u32> {
+        std::mem::take(&mut lock(&self.shared.conns).released)
+    }
+
+    /// Every handle still counted: the connections' and the released.
+    pub(crate) fn take_all_handles(&self) -> Vec<u32> {
+        let mut conns = lock(&self.shared.conns);
+        let live: Vec<u32> = conns
+            .slots
+            .iter()
+            .filter_map(|s| s.conn.as_ref().map(|c| c.handle))
+            .collect();
+        let mut all = std::mem::take(&mut conns.released);
+        all.extend(live);
+        all
     }
 
     /// The incoming producer, once.
@@ -339,6 +374,7 @@ impl Conns {
         let conn = slot.conn.take()?;
         slot.generation = (slot.generation + 1) & (u32::MAX >> INDEX_BITS);
         self.free.push(index);
+        self.released.push(conn.handle);
         Some(conn)
     }
 }

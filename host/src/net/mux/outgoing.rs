@@ -1,6 +1,8 @@
 //! The `outgoing` stream: the guest's frames, sent to their sockets.
 
-use super::{Conns, HEADER, PENDING_LIMIT, SIDE_SEND, Shared, Tx, from_guest, from_host, lock};
+use super::{
+    Conns, HEADER, MAX_FRAME, PENDING_LIMIT, SIDE_SEND, Shared, Tx, from_guest, from_host, lock,
+};
 use crate::net::tcp::Sent;
 use crate::streams::answer;
 use std::pin::Pin;
@@ -11,13 +13,19 @@ use wasmtime::StoreContextMut;
 use wasmtime::component::{Source, StreamConsumer, StreamResult};
 
 /// The guest's outgoing frames.
-pub(crate) struct Outgoing(Arc<Shared>);
+pub(crate) struct Outgoing {
+    pub(super) shared: Arc<Shared>,
+    /// Bytes of frames taken so far (told to the guest as `sync`).
+    taken: u64,
+}
 
 /// What a batch of outgoing frames held.
 #[derive(Debug, PartialEq)]
 pub(super) enum Frames {
     /// `n` bytes of whole frames were taken.
     Took(usize),
+    /// Too much waits for sockets that would block: no data frame now.
+    Full,
     /// A frame is cut short at the end of the stream's data, or is not a
     /// frame: the guest broke the protocol.
     Broken,
@@ -25,12 +33,12 @@ pub(super) enum Frames {
 
 impl Outgoing {
     pub(super) fn new(shared: Arc<Shared>) -> Outgoing {
-        Outgoing(shared)
+        Outgoing { shared, taken: 0 }
     }
 
     /// Acts on the whole frames at the start of `data`.
     pub(super) fn take(&self, data: &[u8]) -> Frames {
-        let mut conns = lock(&self.0.conns);
+        let mut conns = lock(&self.shared.conns);
         let mut used = 0;
         while data.len() - used >= HEADER {
             let head = &data[used..used + HEADER];
@@ -40,8 +48,20 @@ impl Outgoing {
             let Some(body) = data.get(used + HEADER..used + HEADER + len) else {
                 break;
             };
-            if kind > from_guest::RESUME || (kind != from_guest::DATA && len != 0) {
+            if kind > from_guest::RESUME
+                || (kind != from_guest::DATA && len != 0)
+                || len > MAX_FRAME
+            {
                 return Frames::Broken;
+            }
+            if kind == from_guest::DATA
+                && self.shared.pending.load(Ordering::Relaxed) > PENDING_LIMIT
+            {
+                return if used == 0 {
+                    Frames::Full
+                } else {
+                    Frames::Took(used)
+                };
             }
             self.act(&mut conns, token, kind, body);
             used += HEADER + len;
@@ -75,7 +95,7 @@ impl Outgoing {
                     }
                     let dropped = t.queue.len();
                     t.queue.clear();
-                    self.0.pending.fetch_sub(dropped, Ordering::Relaxed);
+                    self.shared.pending.fetch_sub(dropped, Ordering::Relaxed);
                 }
             }
             from_guest::SHUTDOWN => {
@@ -91,7 +111,7 @@ impl Outgoing {
             _ => {
                 if let Some(conn) = conns.get(token)
                     && std::mem::replace(&mut conn.paused, false)
-                    && let Some(reader) = conn.token.queue(&self.0, true)
+                    && let Some(reader) = conn.token.queue(&self.shared, true)
                 {
                     reader.wake();
                 }
@@ -116,7 +136,7 @@ impl Outgoing {
                     Poll::Ready(Sent::Failed) => {
                         t.consumer = None;
                         let token = t.token;
-                        self.0.failed(token, SIDE_SEND, &mut t.result);
+                        self.shared.failed(token, SIDE_SEND, &mut t.result);
                         return;
                     }
                     Poll::Pending => break,
@@ -126,13 +146,19 @@ impl Outgoing {
                 return;
             }
             t.flushing = true;
-            self.0.event(t.token, from_host::BLOCKED, &[]);
-            let task = tokio::spawn(flush(tx.clone(), Arc::downgrade(&self.0)));
+            let task = tokio::spawn(flush(tx.clone(), Arc::downgrade(&self.shared)));
             t.flusher = Some(task.abort_handle());
         }
         t.queue.extend(body);
-        self.0.pending.fetch_add(body.len(), Ordering::Relaxed);
+        self.shared.pending.fetch_add(body.len(), Ordering::Relaxed);
+        queued(&self.shared, &t);
     }
+}
+
+/// Tells the guest how much of `t`'s data waits on the host.
+fn queued(shared: &Shared, t: &Tx) {
+    let n = u32::try_from(t.queue.len()).unwrap_or(u32::MAX);
+    shared.event(t.token, from_host::QUEUED, &n.to_le_bytes());
 }
 
 /// Ends a connection's send side once what waits for it is sent (the send
@@ -171,6 +197,9 @@ async fn flush(tx: Arc<Mutex<Tx>>, shared: Weak<Shared>) {
             };
             t.queue.drain(..n);
             if let Some(shared) = shared.upgrade() {
+                if t.consumer.is_some() {
+                    queued(&shared, t);
+                }
                 let before = shared.pending.fetch_sub(n, Ordering::Relaxed);
                 if before > PENDING_LIMIT
                     && before - n <= PENDING_LIMIT
@@ -184,10 +213,6 @@ async fn flush(tx: Arc<Mutex<Tx>>, shared: Weak<Shared>) {
         t.flusher = None;
         if t.closing {
             t.consumer = None;
-        } else if t.consumer.is_some()
-            && let Some(shared) = shared.upgrade()
-        {
-            shared.event(t.token, from_host::UNBLOCKED, &[]);
         }
         Poll::Ready(())
     })
@@ -204,21 +229,26 @@ impl<D> StreamConsumer<D> for Outgoing {
         src: Source<Self::Item>,
         finish: bool,
     ) -> Poll<wasmtime::Result<StreamResult>> {
-        if self.0.pending.load(Ordering::Relaxed) > PENDING_LIMIT {
-            *lock(&self.0.consumer) = Some(cx.waker().clone());
-            if self.0.pending.load(Ordering::Relaxed) > PENDING_LIMIT {
-                return answer(Poll::Pending, finish);
-            }
-        }
+        let this = self.get_mut();
         let mut src = src.as_direct(store);
         if src.remaining().is_empty() {
             return Poll::Ready(Ok(StreamResult::Completed));
         }
-        match self.take(src.remaining()) {
+        let mut took = this.take(src.remaining());
+        if took == Frames::Full {
+            *lock(&this.shared.consumer) = Some(cx.waker().clone());
+            // (A flush may have ended in between.)
+            took = this.take(src.remaining());
+        }
+        match took {
             Frames::Took(n) => {
                 src.mark_read(n);
+                this.taken += n as u64;
+                this.shared
+                    .event(0, from_host::SYNC, &this.taken.to_le_bytes());
                 Poll::Ready(Ok(StreamResult::Completed))
             }
+            Frames::Full => answer(Poll::Pending, finish),
             Frames::Broken => Poll::Ready(Ok(StreamResult::Dropped)),
         }
     }

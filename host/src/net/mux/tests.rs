@@ -67,7 +67,7 @@ async fn mux_of(n: usize) -> (Mux, Incoming, Outgoing, Vec<(u32, TcpStream)>) {
     let mut conns = Vec::new();
     for _ in 0..n {
         let (mut socket, peer) = connection(&net).await;
-        let token = mux.attach(socket.take_halves().unwrap()).unwrap();
+        let token = mux.attach(socket.take_halves().unwrap(), 0).unwrap();
         assert!(
             socket.take_halves().is_err(),
             "the halves are the mux's now"
@@ -184,7 +184,7 @@ fn eof_shutdown_and_close() {
         assert!(got.is_empty());
         let (net, _) = access(&["127.0.0.1:*"], &[]);
         let (mut socket, mut peer) = connection(&net).await;
-        let c = mux.attach(socket.take_halves().unwrap()).unwrap();
+        let c = mux.attach(socket.take_halves().unwrap(), 0).unwrap();
         assert!(
             c != b && c != a,
             "a closed connection's token is not reused"
@@ -233,37 +233,57 @@ fn abort_resets_the_peer() {
     });
 }
 
+/// The `queued` counts of `token` in `frames`, in order.
+fn queued_of(frames: &[Frame], token: u32) -> Vec<u32> {
+    frames
+        .iter()
+        .filter(|f| f.token == token && f.kind == from_host::QUEUED)
+        .map(|f| u32::from_le_bytes(f.body[..4].try_into().unwrap()))
+        .collect()
+}
+
 #[test]
 fn a_peer_that_does_not_read_blocks_only_its_connection() {
     run(async {
         let (_mux, incoming, outgoing, mut conns) = mux_of(2).await;
         let (a, b) = (conns[0].0, conns[1].0);
-        // More than the socket buffers hold (loopback: a few MB at most).
-        let chunk = vec![7u8; 1 << 20];
+        // More than the socket buffers hold, until the host takes no more
+        // (bounded: it must stop within 64 MiB).
+        let chunk = vec![7u8; MAX_FRAME];
         let mut sent = 0;
-        for _ in 0..16 {
+        let full = loop {
+            assert!(
+                sent < 64 << 20,
+                "the host took 64 MiB for a peer that does not read"
+            );
             let out = frame(a, from_guest::DATA, &chunk);
-            assert_eq!(outgoing.take(&out), Frames::Took(out.len()));
-            sent += chunk.len();
-        }
-        let frames = until(&incoming, |f| {
-            f.iter().any(|f| f.kind == from_host::BLOCKED)
-        })
-        .await;
-        assert_eq!(frames[0].token, a);
-        // The other connection still gets its bytes at once.
-        let out = frame(b, from_guest::DATA, b"unaffected");
+            match outgoing.take(&out) {
+                Frames::Took(n) => {
+                    assert_eq!(n, out.len());
+                    sent += chunk.len();
+                }
+                other => break other,
+            }
+        };
+        assert_eq!(full, Frames::Full);
+        let pending = outgoing.shared.pending.load(Ordering::Relaxed);
+        assert!(pending > PENDING_LIMIT && pending <= PENDING_LIMIT + MAX_FRAME);
+        let frames = until(&incoming, |f| !queued_of(f, a).is_empty()).await;
+        assert!(queued_of(&frames, a)[0] > 0);
+        // The other connection's control frames still go, and its data
+        // once the blocked one drains.
+        let out = frame(b, from_guest::PAUSE, b"");
         assert_eq!(outgoing.take(&out), Frames::Took(out.len()));
-        assert_eq!(read_exactly(&mut conns[1].1, 10), b"unaffected");
-        // The blocked peer reads everything: `unblocked`, nothing lost.
+        // The blocked peer reads everything: the queue empties (`queued`
+        // 0), nothing is lost, and data frames are taken again.
         let (_, mut peer) = conns.remove(0);
         let reader = std::thread::spawn(move || read_exactly(&mut peer, sent));
-        let frames = until(&incoming, |f| {
-            f.iter().any(|f| f.kind == from_host::UNBLOCKED)
-        })
-        .await;
-        assert!(frames.iter().all(|f| f.token == a));
+        until(&incoming, |f| queued_of(f, a).last() == Some(&0)).await;
         assert!(reader.join().unwrap().iter().all(|&x| x == 7));
+        assert_eq!(outgoing.shared.pending.load(Ordering::Relaxed), 0);
+        let out = frame(b, from_guest::DATA, b"unaffected");
+        assert_eq!(outgoing.take(&out), Frames::Took(out.len()));
+        assert_eq!(read_exactly(&mut conns[0].1, 10), b"unaffected");
     });
 }
 
@@ -290,9 +310,14 @@ fn frames_a_guest_gets_wrong() {
     run(async {
         let (_mux, _incoming, outgoing, mut conns) = mux_of(1).await;
         let token = conns[0].0;
-        // An unknown kind, a control frame with a body, a frame cut short
-        // by the end of the data, a header cut short.
+        // An unknown kind, a control frame with a body, a data frame
+        // longer than allowed, a frame cut short by the end of the data, a
+        // header cut short.
         assert_eq!(outgoing.take(&frame(token, 9, b"")), Frames::Broken);
+        let mut long = vec![0; HEADER];
+        put_header(&mut long, token, from_guest::DATA, MAX_FRAME + 1);
+        long.resize(HEADER + MAX_FRAME + 1, 0);
+        assert_eq!(outgoing.take(&long), Frames::Broken);
         assert_eq!(
             outgoing.take(&frame(token, from_guest::CLOSE, b"x")),
             Frames::Broken

@@ -20,27 +20,47 @@ impl wit::HostMux for SocketsView<'_> {
         mux: Resource<Mux>,
         socket: Resource<WasiTcp>,
     ) -> wasmtime::Result<Result<u32, ErrorCode>> {
+        // Each connection holds a table entry while it is attached: past
+        // the store's handle limit the push fails, and the guest stops
+        // with the handle-limit error, as for any other handle.
+        for handle in self.table.get(&mux)?.take_released() {
+            self.table.delete(Resource::<MuxConn>::new_own(handle))?;
+        }
+        let handle = self.table.push(MuxConn)?;
         let halves = self
             .table
             .get_mut(&ours::<_, TcpSocket>(&socket))?
             .take_halves();
         let halves = match halves {
             Ok(halves) => halves,
-            Err(e) => return Ok(Err(e.into())),
+            Err(e) => {
+                self.table.delete(handle)?;
+                return Ok(Err(e.into()));
+            }
         };
-        match self.table.get(&mux)?.attach(halves) {
+        match self.table.get(&mux)?.attach(halves, handle.rep()) {
             Some(token) => Ok(Ok(token)),
-            None => Ok(Err(ErrorCode::Other(Some(
-                "too many connections on one mux".into(),
-            )))),
+            None => {
+                self.table.delete(handle)?;
+                Ok(Err(ErrorCode::Other(Some(
+                    "too many connections on one mux".into(),
+                ))))
+            }
         }
     }
 
     fn drop(&mut self, mux: Resource<Mux>) -> wasmtime::Result<()> {
-        self.table.delete(mux)?;
+        let mux = self.table.delete(mux)?;
+        for handle in mux.take_all_handles() {
+            self.table.delete(Resource::<MuxConn>::new_own(handle))?;
+        }
         Ok(())
     }
 }
+
+/// The resource-table entry of one attached connection (never seen by
+/// the guest): it makes the connection count against the handle limit.
+struct MuxConn;
 
 impl<T> wit::HostMuxWithStore<T> for Sockets {
     fn incoming(
