@@ -61,6 +61,7 @@
 //!   host, where Python raises `socket.gaierror`.
 
 mod lookup;
+mod mux;
 pub(crate) mod tcp;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};

@@ -60,13 +60,25 @@ pub(crate) type Wired = (StreamReader, StreamWriter, ConnHandle);
 pub(crate) fn wire(socket: wit::TcpSocket, limit: usize) -> Wired {
     let local = socket.get_local_address().ok().map(from_wit);
     let peer = socket.get_remote_address().ok().map(from_wit);
+    let reset_peer = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let closer = Rc::new(CloseSignal::default());
+    if let Some((inbox, outbox, guard)) = super::mux::attach(&socket, reset_peer) {
+        // The multiplexer has the connection: the handle holds nothing.
+        drop(socket);
+        let reader = StreamReader::from_inbox(Box::new(inbox), closer.clone()).with_limit(limit);
+        let writer =
+            StreamWriter::from_outbox(Rc::new(outbox), local, peer, Rc::new(guard), closer.clone());
+        let handle = ConnHandle {
+            reader: closer,
+            writer: writer.handle(),
+        };
+        return (reader, writer, handle);
+    }
     let (rx, rx_result) = socket.receive();
     let (tx, tx_reader) = crate::bindings::wit_stream::new::<u8>();
     // How sending ended shows as the writer's BrokenPipe; the result future
     // itself is not needed.
     drop(socket.send(tx_reader));
-    let closer = Rc::new(CloseSignal::default());
-    let reset_peer = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let end = Box::pin(async move {
         match rx_result.await {
             Ok(()) => None,

@@ -255,8 +255,24 @@ impl LoopInner {
         self.current.borrow().clone()
     }
 
+    /// Every task, the SDK's own services too.
     pub(crate) fn all_tasks(&self) -> Vec<Rc<dyn TaskRun>> {
         self.tasks.borrow().values().cloned().collect()
+    }
+
+    /// The program's tasks (asyncio's `all_tasks`): services left out.
+    pub(crate) fn user_tasks(&self) -> Vec<Rc<dyn TaskRun>> {
+        self.tasks_at(0)
+    }
+
+    /// The tasks of one service level (see `Header::service`; 0: the
+    /// program's).
+    pub(crate) fn tasks_at(&self, service: u8) -> Vec<Rc<dyn TaskRun>> {
+        let tasks = self.tasks.borrow();
+        let matching = tasks
+            .values()
+            .filter(|t| t.header().service.get() == service);
+        matching.cloned().collect()
     }
 
     pub(crate) fn task_count(&self) -> usize {

@@ -3,7 +3,8 @@
 //!
 //! [`RunLoop`] runs the main task, then (as `asyncio.run` does) cancels the
 //! tasks still pending and waits for them, reports errors they raised while
-//! being cancelled, and closes the loop. Turning the loop itself is
+//! being cancelled, then does the same for the SDK's service tasks (the
+//! socket multiplexer writes out what the others left) and closes the loop. Turning the loop itself is
 //! [`Drive`], which a plugin instance's loop (`serve.rs`) shares. How it waits when nothing is ready
 //! is a [`Park`]: in a guest, a single `wasi:clocks` `wait-until` for the
 //! earliest timer (the component runtime also wakes the loop when an import
@@ -14,7 +15,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::task::{State, TaskOutput, TaskRun};
+use super::task::{Service, State, TaskOutput, TaskRun};
 use super::{ExceptionContext, LoopInner, enter};
 use crate::errors::Result;
 
@@ -89,6 +90,10 @@ const DRAIN_EVERY_NS: u64 = 1_000_000;
 enum Phase {
     Main,
     Shutdown(Vec<Rc<dyn TaskRun>>),
+    /// The tasks below this service level are done: this level's finish
+    /// (writer pumps hand on what they hold, then the socket multiplexer
+    /// writes it out).
+    Services(u8, Vec<Rc<dyn TaskRun>>),
     Done,
 }
 
@@ -268,22 +273,19 @@ fn advance<T>(
         match phase {
             Phase::Main if main.header().done() => {
                 *result = Some(main_result(main));
-                let leftovers = lp.all_tasks();
-                for t in &leftovers {
-                    t.header().request_cancel(None);
-                }
-                *phase = Phase::Shutdown(leftovers);
+                *phase = Phase::Shutdown(cancel_all(lp.user_tasks()));
             }
             Phase::Shutdown(tasks) if tasks.iter().all(|t| t.header().done()) => {
-                for t in tasks.iter() {
-                    let h = t.header();
-                    if h.state.get() == State::Failed {
-                        lp.call_exception_handler(ExceptionContext {
-                            message: "unhandled exception during asyncio.run() shutdown".into(),
-                            error: h.retrieve_error(),
-                            task: Some(crate::tasks::TaskRef::from_rc(t.clone())),
-                        });
-                    }
+                let tasks = std::mem::take(tasks);
+                report_failures(lp, &tasks);
+                *phase = Phase::Services(1, cancel_all(lp.tasks_at(1)));
+            }
+            Phase::Services(level, tasks) if tasks.iter().all(|t| t.header().done()) => {
+                let (level, tasks) = (*level, std::mem::take(tasks));
+                report_failures(lp, &tasks);
+                if level < Service::LAST {
+                    *phase = Phase::Services(level + 1, cancel_all(lp.tasks_at(level + 1)));
+                    continue;
                 }
                 *phase = Phase::Done;
                 lp.running.set(false);
@@ -300,6 +302,27 @@ fn advance<T>(
                 )));
             }
             _ => return None,
+        }
+    }
+}
+
+fn cancel_all(tasks: Vec<Rc<dyn TaskRun>>) -> Vec<Rc<dyn TaskRun>> {
+    for t in &tasks {
+        t.header().request_cancel(None);
+    }
+    tasks
+}
+
+/// Reports the tasks that failed while being cancelled at shutdown.
+fn report_failures(lp: &Rc<LoopInner>, tasks: &[Rc<dyn TaskRun>]) {
+    for t in tasks {
+        let h = t.header();
+        if h.state.get() == State::Failed {
+            lp.call_exception_handler(ExceptionContext {
+                message: "unhandled exception during asyncio.run() shutdown".into(),
+                error: h.retrieve_error(),
+                task: Some(crate::tasks::TaskRef::from_rc(t.clone())),
+            });
         }
     }
 }

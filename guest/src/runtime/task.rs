@@ -99,6 +99,11 @@ pub(crate) struct Header {
     /// export call must produce its value: the body sees the cancellation
     /// at its first await instead).
     pub(crate) start_even_if_cancelled: Cell<bool>,
+    /// 0 for the program's tasks; above 0, one of the SDK's own (see
+    /// [`Service`]): hidden from `all_tasks` and the task dump, and
+    /// cancelled at shutdown only after every task of a lower level has
+    /// finished, so that what those wrote goes out.
+    pub(crate) service: Cell<u8>,
     pub(crate) must_cancel: Cell<bool>,
     pub(crate) error_retrieved: Cell<bool>,
     pub(crate) num_cancels_requested: Cell<u32>,
@@ -128,7 +133,28 @@ struct Extra {
     awaited_by: Vec<u64>,
 }
 
+/// The SDK's service tasks, in the order a closing loop stops them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Service {
+    /// A `StreamWriter`'s pump: it hands what is buffered on.
+    WriterPump = 1,
+    /// The socket multiplexer: it writes out what the pumps handed on.
+    SocketMux = 2,
+}
+
+impl Service {
+    pub(crate) const LAST: u8 = Service::SocketMux as u8;
+}
+
 impl Header {
+    /// Makes the task a service: hidden, stopped late at shutdown, and
+    /// started even if cancelled first (to hand on what it holds).
+    pub(crate) fn make_service(&self, service: Service) {
+        self.service.set(service as u8);
+        self.start_even_if_cancelled.set(true);
+    }
+
     pub(crate) fn new(id: u64, name: Option<String>, lp: &Rc<LoopInner>) -> Header {
         let wake_state = lp.take_spare_waker().unwrap_or_else(|| {
             Arc::new(TaskWaker {
@@ -149,6 +175,7 @@ impl Header {
             state: Cell::new(State::Pending),
             started: Cell::new(false),
             start_even_if_cancelled: Cell::new(false),
+            service: Cell::new(0),
             must_cancel: Cell::new(false),
             error_retrieved: Cell::new(false),
             num_cancels_requested: Cell::new(0),

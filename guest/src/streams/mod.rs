@@ -26,6 +26,7 @@
 //! bytes to be written. Dropping a reader closes its end of the stream;
 //! dropping a writer closes it after its buffered bytes are written.
 
+pub(crate) mod channel;
 mod connection;
 pub(crate) mod reader;
 pub(crate) mod server;

@@ -7,6 +7,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::errors::{Error, ErrorKind, Result};
 use crate::runtime::{self, task::Awaiting};
+use crate::streams::channel::Inbox;
 
 /// asyncio's default buffer limit (64 KiB): how far `readline` and
 /// `readuntil` look for their separator.
@@ -62,6 +63,8 @@ enum Source {
     Fed,
     /// The stream ended; waiting to learn whether with an error.
     Ending(EndCheck),
+    /// A connection of the socket multiplexer.
+    Channel(Box<dyn Inbox>),
 }
 
 /// Reads bytes from a stream, with a buffer: asyncio's `StreamReader`.
@@ -94,6 +97,7 @@ impl std::fmt::Debug for StreamReader {
             Source::Eof => "eof",
             Source::Fed => "fed",
             Source::Ending(_) => "ending",
+            Source::Channel(_) => "open",
         };
         f.debug_struct("StreamReader")
             .field("buffered", &self.buffered())
@@ -149,6 +153,16 @@ impl StreamReader {
             end: Some(end),
             closer: Some(closer),
             ..StreamReader::from_stream(stream)
+        }
+    }
+
+    /// A reader over a connection of the socket multiplexer; `closer`
+    /// ends it from outside.
+    pub(crate) fn from_inbox(inbox: Box<dyn Inbox>, closer: Rc<CloseSignal>) -> Self {
+        StreamReader {
+            source: Source::Channel(inbox),
+            closer: Some(closer),
+            ..StreamReader::new()
         }
     }
 
@@ -236,6 +250,17 @@ impl StreamReader {
                     Poll::Ready(Some(e)) => return Poll::Ready(Err(e)),
                 },
                 Source::Eof => return Poll::Ready(Ok(false)),
+                Source::Channel(inbox) => {
+                    if self.buffered() == 0 {
+                        self.buf.clear();
+                        self.start = 0;
+                    }
+                    let polled = inbox.poll_take(cx, &mut self.buf);
+                    if let Poll::Pending | Poll::Ready(Ok(true)) = polled {
+                        self.source = Source::Channel(inbox);
+                    }
+                    return polled;
+                }
                 Source::Fed => {
                     self.source = Source::Fed;
                     return Poll::Ready(Err(Error::runtime(

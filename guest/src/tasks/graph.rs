@@ -189,7 +189,7 @@ impl Snapshot {
             now: lp.clock.now(),
             current: runtime::current_task().map_or(0, |t| t.header().id),
             tasks: lp
-                .all_tasks()
+                .user_tasks()
                 .into_iter()
                 .map(|t| (t.header().id, t))
                 .collect(),

@@ -139,7 +139,7 @@ pub fn current_task() -> Option<TaskRef> {
 /// `all_tasks()`).
 pub fn all_tasks() -> Vec<TaskRef> {
     match runtime::try_current_loop() {
-        Some(lp) => lp.all_tasks().into_iter().map(TaskRef::from_rc).collect(),
+        Some(lp) => lp.user_tasks().into_iter().map(TaskRef::from_rc).collect(),
         None => Vec::new(),
     }
 }

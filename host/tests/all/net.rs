@@ -43,6 +43,72 @@ fn net_readuntil_limit() {
         .stdout_has("still readable: 112 bytes, ending \"xxxxx|tail\\nshort\\n\"\n");
 }
 
+/// The SDK's per-socket path (`ASYNCIO_MUX=0`: no multiplexer): the
+/// echo, and back-pressure through a socket's own streams.
+#[test]
+fn net_without_mux() {
+    let off = |program| {
+        crate::util::aio_with(
+            &[
+                "run",
+                "--allow-env=ASYNCIO_MUX",
+                LOOPBACK[0],
+                LOOPBACK[1],
+                program,
+            ],
+            &[("ASYNCIO_MUX", "0")],
+        )
+        .within(Duration::from_secs(30))
+    };
+    off(NET_ECHO)
+        .status(0)
+        .stdout_is("echoed 100 lines and 1000000 bytes\n");
+    off(NET_DRAIN_BLOCKS).status(0).stdout_is(
+        "drain blocked while the peer did not read\ndrain resumed once it read\nserver read 16777216 bytes\n",
+    );
+    off(TRANSPORTS_WRITE_FLOW)
+        .status(0)
+        .stdout_has("paused while the peer did not read\n");
+}
+
+/// Bytes written just before `main` returns are not lost, with the
+/// multiplexer and without it; the peer then sees EOF.
+#[test]
+fn net_write_then_exit() {
+    use std::io::Read;
+    for mux in ["1", "0"] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let reader = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).map(|_| got)
+        });
+        crate::util::aio_with(
+            &[
+                "run",
+                "--allow-env=ASYNCIO_MUX",
+                LOOPBACK[1],
+                NET_WRITE_THEN_EXIT,
+                "--",
+                &port,
+                "200000",
+            ],
+            &[("ASYNCIO_MUX", mux)],
+        )
+        .within(Duration::from_secs(30))
+        .status(0)
+        .stdout_is("wrote 200000 bytes\n");
+        let got = reader.join().unwrap().expect("the peer reads to EOF");
+        assert_eq!(got.len(), 200_000, "ASYNCIO_MUX={mux}");
+        assert!(
+            got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8),
+            "ASYNCIO_MUX={mux}: the bytes came out of order"
+        );
+    }
+}
+
 #[test]
 fn net_drain_blocks() {
     run_loopback(NET_DRAIN_BLOCKS).status(0).stdout_is(

@@ -16,6 +16,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::errors::{Error, Result};
 use crate::runtime::{self, task::Awaiting};
+use crate::streams::channel::{OutState, Outbox};
 use crate::streams::reader::CloseSignal;
 
 mod pump;
@@ -68,6 +69,10 @@ impl std::fmt::Debug for StreamWriter {
 impl StreamWriter {
     /// A writer over the writable end of a component-model stream.
     pub fn from_stream(stream: wit_bindgen::StreamWriter<u8>) -> Self {
+        StreamWriter::with_raw(RawWriter::Stream(stream))
+    }
+
+    fn with_raw(raw: RawWriter) -> Self {
         let shared = Rc::new(RefCell::new(Shared {
             buf: Vec::new(),
             in_flight: 0,
@@ -79,7 +84,7 @@ impl StreamWriter {
             pump: None,
             waiters: Vec::new(),
             watcher: None,
-            raw: Some(stream),
+            raw: Some(raw),
             op: None,
             socket: None,
             reader: None,
@@ -102,7 +107,23 @@ impl StreamWriter {
         socket: Rc<dyn std::any::Any>,
         reader: Rc<CloseSignal>,
     ) -> Self {
-        let mut writer = StreamWriter::from_stream(stream);
+        StreamWriter::of_socket(
+            RawWriter::Stream(stream),
+            sockname,
+            peername,
+            socket,
+            reader,
+        )
+    }
+
+    fn of_socket(
+        raw: RawWriter,
+        sockname: Option<SocketAddr>,
+        peername: Option<SocketAddr>,
+        socket: Rc<dyn std::any::Any>,
+        reader: Rc<CloseSignal>,
+    ) -> Self {
+        let mut writer = StreamWriter::with_raw(raw);
         writer.sockname = sockname;
         writer.peername = peername;
         let mut s = writer.shared.borrow_mut();
@@ -137,6 +158,30 @@ impl StreamWriter {
         WriterHandle(Rc::downgrade(&self.shared))
     }
 
+    /// A writer over a connection of the socket multiplexer (as
+    /// [`from_socket_stream`](Self::from_socket_stream) otherwise).
+    pub(crate) fn from_outbox(
+        outbox: Rc<dyn Outbox>,
+        sockname: Option<SocketAddr>,
+        peername: Option<SocketAddr>,
+        socket: Rc<dyn std::any::Any>,
+        reader: Rc<CloseSignal>,
+    ) -> Self {
+        let raw = RawWriter::Channel(outbox.clone());
+        let writer = StreamWriter::of_socket(raw, sockname, peername, socket, reader);
+        let shared = Rc::downgrade(&writer.shared);
+        outbox.on_progress(Box::new(move || {
+            // Drain waiters, the transport's driver and the pump look again.
+            if let Some(s) = shared.upgrade()
+                && let Ok(mut s) = s.try_borrow_mut()
+            {
+                s.wake_waiters();
+                s.wake_pump();
+            }
+        }));
+        writer
+    }
+
     /// Sends `data`, or buffers what cannot go at once (never waits).
     /// Fails once the writer is closing or the other end has gone away.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
@@ -160,11 +205,26 @@ impl StreamWriter {
         if data.is_empty() {
             return;
         }
+        if let Some(outbox) = s.outbox().cloned() {
+            // A multiplexed connection takes it at once, up to its window
+            // (no write to wait for); the pump sends the rest as it can.
+            let n = if s.buf.is_empty() && outbox.state() == OutState::Ready {
+                outbox.send(data)
+            } else {
+                0
+            };
+            if n < data.len() {
+                s.buf.extend_from_slice(&data[n..]);
+                drop(s);
+                wake_or_start_pump(&self.shared);
+            }
+            return;
+        }
         if s.buf.is_empty()
-            && let Some(raw) = s.raw.take()
+            && let Some(RawWriter::Stream(stream)) = s.raw.take()
         {
             drop(s);
-            self.write_through(raw, data.to_vec());
+            self.write_through(stream, data.to_vec());
             return;
         }
         s.buf.extend_from_slice(data);
@@ -174,16 +234,18 @@ impl StreamWriter {
     /// Nothing buffered and no write in flight: starts the write now. The
     /// other end usually takes it at once (a socket's send buffer has
     /// room), so no task runs for it; otherwise the pump finishes it.
-    fn write_through(&self, raw: RawWriter, chunk: Vec<u8>) {
+    fn write_through(&self, stream: wit_bindgen::StreamWriter<u8>, chunk: Vec<u8>) {
         let len = chunk.len();
-        let mut op = start_write(raw, chunk);
+        let mut op = start_write(stream, chunk);
         // Polled once, here: it starts the write. The pump polls it again
         // with its own waker if it is not done (each poll registers the
         // waker it is given).
         let first = op.as_mut().poll(&mut Context::from_waker(Waker::noop()));
         let mut s = self.shared.borrow_mut();
         match first {
-            Poll::Ready((raw, left)) if left.is_empty() => s.raw = Some(raw),
+            Poll::Ready((stream, left)) if left.is_empty() => {
+                s.raw = Some(RawWriter::Stream(stream));
+            }
             Poll::Ready((raw, _)) => {
                 // The other end went away (writing again would trap).
                 let parts = s.finish(Some(reader_gone()));
@@ -427,7 +489,8 @@ fn close(shared: &Rc<RefCell<Shared>>, how: Ending) {
         }
         s = shared.borrow_mut();
     }
-    if s.op.is_none() && s.buf.is_empty() {
+    let on_way = s.outbox().map_or(0, |c| c.unsent());
+    if s.op.is_none() && s.buf.is_empty() && (on_way == 0 || s.aborted) {
         // Idle: nothing to wait for. Dropping the stream closes it.
         let parts = s.finish(None);
         s.wake_pump();

@@ -9,7 +9,9 @@ use std::task::{Context, Poll};
 
 use super::shared::{RawWriter, Shared, WriteOp};
 use crate::errors::{Error, Result};
-use crate::runtime::{self, task::Awaiting};
+use crate::runtime::task::{Awaiting, Service, TaskRun};
+use crate::runtime::{self};
+use crate::streams::channel::{OutState, Outbox};
 
 /// Wakes the pump, starting it the first time (it needs the running
 /// loop; without one the write stays in flight, as it would with the
@@ -29,21 +31,16 @@ pub(super) fn wake_or_start_pump(shared: &Rc<RefCell<Shared>>) {
         shared: shared.clone(),
     };
     let eager = lp.eager.get();
-    drop(crate::tasks::spawn_on(
-        &lp,
-        pump,
-        Some("stream writer".to_owned()),
-        eager,
-    ));
+    let task = lp.spawn(pump, Some("stream writer".to_owned()), eager);
+    TaskRun::header(&*task).make_service(Service::WriterPump);
 }
 
 /// A write of `chunk`; it owns the stream until it completes and gives it
 /// back with what the other end did not take.
-pub(super) fn start_write(raw: RawWriter, chunk: Vec<u8>) -> WriteOp {
+pub(super) fn start_write(mut stream: wit_bindgen::StreamWriter<u8>, chunk: Vec<u8>) -> WriteOp {
     Box::pin(async move {
-        let mut raw = raw;
-        let left = raw.write_all(chunk).await;
-        (raw, left)
+        let left = stream.write_all(chunk).await;
+        (stream, left)
     })
 }
 
@@ -65,6 +62,47 @@ impl Pump {
         let parts = self.shared.borrow_mut().finish(error);
         drop(parts);
     }
+
+    /// A multiplexed connection: hands the buffer on as its window opens;
+    /// closing ends once the system has taken every byte sent (as a
+    /// socket's own stream does when its last write completes).
+    fn poll_channel(&mut self, cx: &mut Context<'_>, outbox: &dyn Outbox) -> Poll<Result<()>> {
+        let mut s = self.shared.borrow_mut();
+        while !s.buf.is_empty() {
+            match outbox.state() {
+                OutState::Gone => {
+                    drop(s);
+                    self.finish(Some(reader_gone()));
+                    return Poll::Ready(Ok(()));
+                }
+                OutState::Blocked => break,
+                OutState::Ready => {
+                    let n = outbox.send(&s.buf);
+                    s.buf.drain(..n);
+                    s.wake_waiters();
+                }
+            }
+        }
+        let sending = !s.buf.is_empty() || (s.closing && outbox.unsent() > 0);
+        if s.closing && !sending {
+            drop(s);
+            self.finish(None);
+            return Poll::Ready(Ok(()));
+        }
+        runtime::store_waker(&mut s.pump, cx.waker());
+        drop(s);
+        if sending {
+            outbox.wait(cx.waker());
+        }
+        runtime::set_awaiting(Awaiting::Io {
+            what: if sending {
+                "room on the connection"
+            } else {
+                "data to write"
+            },
+        });
+        Poll::Pending
+    }
 }
 
 impl std::future::Future for Pump {
@@ -72,8 +110,23 @@ impl std::future::Future for Pump {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         if let Some(e) = runtime::take_cancel() {
-            // Shutting down (the loop is closing, or someone cancelled the
-            // pump): what is left is dropped, as a transport would.
+            let mut s = self.shared.borrow_mut();
+            if let Some(outbox) = s.outbox().cloned()
+                && !s.aborted
+                && s.error.is_none()
+            {
+                // The loop is closing (pumps stop after the program's
+                // tasks): a multiplexed connection hands on all it holds,
+                // which the multiplexer writes out before it stops.
+                let buf = std::mem::take(&mut s.buf);
+                drop(s);
+                outbox.send_all(&buf);
+                self.finish(None);
+                return Poll::Ready(Err(e));
+            }
+            drop(s);
+            // A stream of its own (or someone cancelled the pump): what
+            // is left is dropped, as a transport would.
             self.finish(Some(Error::from(std::io::Error::new(
                 std::io::ErrorKind::BrokenPipe,
                 "the stream writer was cancelled",
@@ -86,6 +139,10 @@ impl std::future::Future for Pump {
                 drop(s);
                 self.finish(None);
                 return Poll::Ready(Ok(()));
+            }
+            if let Some(outbox) = s.outbox().cloned() {
+                drop(s);
+                return self.poll_channel(cx, &*outbox);
             }
             if let Some(mut op) = s.op.take() {
                 drop(s);
@@ -104,8 +161,8 @@ impl std::future::Future for Pump {
                         self.finish(Some(reader_gone()));
                         return Poll::Ready(Ok(()));
                     }
-                    Poll::Ready((raw, _)) => {
-                        self.shared.borrow_mut().completed(raw);
+                    Poll::Ready((stream, _)) => {
+                        self.shared.borrow_mut().completed(stream);
                         continue;
                     }
                 }
@@ -113,8 +170,10 @@ impl std::future::Future for Pump {
             if !s.buf.is_empty() {
                 let chunk = std::mem::take(&mut s.buf);
                 s.in_flight = chunk.len();
-                let raw = s.raw.take().expect("no write in flight");
-                s.op = Some(start_write(raw, chunk));
+                let Some(RawWriter::Stream(stream)) = s.raw.take() else {
+                    unreachable!("a stream's writer with no write in flight has its stream");
+                };
+                s.op = Some(start_write(stream, chunk));
                 continue;
             }
             if s.closing {

@@ -8,10 +8,19 @@ use std::task::Waker;
 
 use super::WriteBufferLimits;
 use crate::errors::Error;
+use crate::streams::channel::Outbox;
 use crate::streams::reader::CloseSignal;
 
-pub(super) type RawWriter = wit_bindgen::StreamWriter<u8>;
-pub(super) type WriteOp = Pin<Box<dyn std::future::Future<Output = (RawWriter, Vec<u8>)>>>;
+/// Where a writer's bytes go: a stream of its own, or a connection of
+/// the socket multiplexer.
+pub(super) enum RawWriter {
+    Stream(wit_bindgen::StreamWriter<u8>),
+    Channel(Rc<dyn Outbox>),
+}
+/// A write to a stream of its own (a multiplexed connection has none: its
+/// bytes are taken at once or wait in the buffer).
+pub(super) type WriteOp =
+    Pin<Box<dyn std::future::Future<Output = (wit_bindgen::StreamWriter<u8>, Vec<u8>)>>>;
 
 pub(super) struct Shared {
     /// Written, not yet handed to the stream.
@@ -51,12 +60,22 @@ pub(super) struct Shared {
 
 impl Shared {
     pub(super) fn size(&self) -> usize {
-        self.buf.len() + self.in_flight
+        let unsent = self.outbox().map_or(0, |c| c.unsent());
+        self.buf.len() + self.in_flight + unsent
+    }
+
+    /// A multiplexed connection's sending end (it never leaves `raw`
+    /// before the writer is finished).
+    pub(super) fn outbox(&self) -> Option<&Rc<dyn Outbox>> {
+        match &self.raw {
+            Some(RawWriter::Channel(outbox)) => Some(outbox),
+            _ => None,
+        }
     }
 
     /// A write in flight completed: the stream is free again.
-    pub(super) fn completed(&mut self, raw: RawWriter) {
-        self.raw = Some(raw);
+    pub(super) fn completed(&mut self, stream: wit_bindgen::StreamWriter<u8>) {
+        self.raw = Some(RawWriter::Stream(stream));
         let before = self.size();
         self.in_flight = 0;
         for w in self.waiters.drain(..) {
