@@ -43,6 +43,8 @@ const ABORT: u8 = 2;
 const SHUTDOWN: u8 = 3;
 const PAUSE: u8 = 4;
 const RESUME: u8 = 5;
+/// Token 0: send `sync` even with nothing else to say.
+const SYNC_PLEASE: u8 = 6;
 
 /// What one read of `incoming` asks for.
 const READ_BUFFER: usize = 256 << 10;
@@ -79,6 +81,9 @@ struct Driver {
     /// that far.
     written: Cell<u64>,
     unconfirmed: RefCell<VecDeque<(u64, Weak<Conn>, usize)>>,
+    /// A `sync?` went since the last `sync`: the host answers it at
+    /// once, instead of with its next data (a writer waits for room).
+    sync_asked: Cell<bool>,
     /// The driver task ended (the loop closed, or the host's streams
     /// did): connections attached now would never hear from it.
     ended: Cell<bool>,
@@ -126,6 +131,7 @@ impl Driver {
     /// longer on its way (what the system did not take, it reports as
     /// `queued`).
     fn confirm(&self, upto: u64) {
+        self.sync_asked.set(false);
         loop {
             let mut unconfirmed = self.unconfirmed.borrow_mut();
             match unconfirmed.front() {
@@ -138,6 +144,16 @@ impl Driver {
                 conn.unsent.set(conn.unsent.get().saturating_sub(n));
                 conn.progress();
             }
+        }
+    }
+
+    /// Something waits for sent bytes to be confirmed: the host is asked
+    /// to say `sync` at once (by default it says it only with data, so
+    /// that a loop turn costs one completion of `incoming`).
+    fn ask_sync(&self) {
+        if !self.sync_asked.get() && !self.unconfirmed.borrow().is_empty() {
+            self.sync_asked.set(true);
+            self.frame(0, SYNC_PLEASE, &[]);
         }
     }
 
@@ -194,6 +210,7 @@ fn driver() -> Option<Rc<Driver>> {
         waker: RefCell::default(),
         written: Cell::new(0),
         unconfirmed: RefCell::default(),
+        sync_asked: Cell::new(false),
         ended: Cell::new(false),
     });
     let task = DriverTask {
@@ -405,6 +422,11 @@ impl Outbox for Sender {
 
     fn wait(&self, waker: &Waker) {
         runtime::store_waker(&mut self.0.writer.borrow_mut(), waker);
+        self.0.driver.ask_sync();
+    }
+
+    fn ask_progress(&self) {
+        self.0.driver.ask_sync();
     }
 
     fn send(&self, data: &[u8]) -> usize {

@@ -41,6 +41,10 @@ pub(crate) trait Outbox {
     /// Bytes sent that the system has not taken yet (part of the
     /// writer's buffer size, as in asyncio).
     fn unsent(&self) -> usize;
+    /// Something waits for [`unsent`](Self::unsent) to shrink: make sure
+    /// the other side reports progress soon (it may otherwise wait to
+    /// report it with other news). [`wait`](Self::wait) does this too.
+    fn ask_progress(&self);
     /// Calls `f` whenever [`unsent`](Self::unsent) shrinks or the state
     /// changes.
     fn on_progress(&self, f: Box<dyn Fn()>);

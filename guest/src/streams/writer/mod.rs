@@ -314,7 +314,7 @@ impl StreamWriter {
                 return Poll::Ready(Ok(()));
             }
             waiting = true;
-            s.waiters.push(cx.waker().clone());
+            s.wait_for_room(cx.waker());
             runtime::set_awaiting(Awaiting::Io {
                 what: "StreamWriter.drain",
             });
@@ -362,7 +362,7 @@ impl StreamWriter {
                     None => Ok(()),
                 });
             }
-            s.waiters.push(cx.waker().clone());
+            s.wait_for_room(cx.waker());
             runtime::set_awaiting(Awaiting::Io {
                 what: "StreamWriter.wait_closed",
             });
@@ -398,7 +398,14 @@ impl StreamWriter {
     /// Wakes `waker` the next time the buffer shrinks, the limits change,
     /// or the stream closes (one waker: a new one replaces the last).
     pub(crate) fn watch(&self, waker: &Waker) {
-        runtime::store_waker(&mut self.shared.borrow_mut().watcher, waker);
+        let mut s = self.shared.borrow_mut();
+        runtime::store_waker(&mut s.watcher, waker);
+        if s.size() > s.limits.low
+            && let Some(outbox) = s.outbox()
+        {
+            // Above the low-water mark the watcher waits for it to fall.
+            outbox.ask_progress();
+        }
     }
 }
 
@@ -445,7 +452,7 @@ impl WriterHandle {
             if s.closed {
                 return Poll::Ready(());
             }
-            s.waiters.push(cx.waker().clone());
+            s.wait_for_room(cx.waker());
             runtime::set_awaiting(Awaiting::Io {
                 what: "StreamWriter.closed",
             });
@@ -522,7 +529,7 @@ impl futures_io::AsyncWrite for StreamWriter {
             )));
         }
         if s.size() >= s.limits.high && s.size() > 0 {
-            s.waiters.push(cx.waker().clone());
+            s.wait_for_room(cx.waker());
             return Poll::Pending;
         }
         drop(s);
@@ -541,7 +548,7 @@ impl futures_io::AsyncWrite for StreamWriter {
         if s.size() == 0 || s.closed {
             return Poll::Ready(Ok(()));
         }
-        s.waiters.push(cx.waker().clone());
+        s.wait_for_room(cx.waker());
         Poll::Pending
     }
 
@@ -557,7 +564,7 @@ impl futures_io::AsyncWrite for StreamWriter {
                 None => Ok(()),
             });
         }
-        s.waiters.push(cx.waker().clone());
+        s.wait_for_room(cx.waker());
         Poll::Pending
     }
 }

@@ -73,6 +73,16 @@ impl Shared {
         }
     }
 
+    /// Someone waits for the size to fall (a drain, the transport's
+    /// flow control, a flush): a multiplexed connection asks for its
+    /// progress to be reported at once.
+    pub(super) fn wait_for_room(&mut self, waker: &Waker) {
+        self.waiters.push(waker.clone());
+        if let Some(outbox) = self.outbox() {
+            outbox.ask_progress();
+        }
+    }
+
     /// A write in flight completed: the stream is free again.
     pub(super) fn completed(&mut self, stream: wit_bindgen::StreamWriter<u8>) {
         self.raw = Some(RawWriter::Stream(stream));

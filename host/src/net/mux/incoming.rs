@@ -10,6 +10,8 @@ use std::task::{Context, Poll};
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Destination, StreamProducer, StreamResult, VecBuffer};
 
+/// A `sync` frame: the header and a `u64`.
+const SYNC_FRAME: usize = HEADER + 8;
 /// The least room worth a receive: below it the read ends.
 const MIN_ROOM: usize = 256;
 /// A host reader's buffer (tests read `incoming` on the host).
@@ -26,6 +28,25 @@ impl Incoming {
     /// Fills `buf` with events and frames of the ready connections; the
     /// bytes written.
     pub(super) fn fill(&self, buf: &mut [u8]) -> usize {
+        // Room is kept for a `sync` at the end.
+        let Some(room) = buf.len().checked_sub(SYNC_FRAME) else {
+            return 0;
+        };
+        let pos = self.fill_frames(&mut buf[..room]);
+        let mut ready = lock(&self.0.ready);
+        if (pos > 0 || ready.sync_wanted)
+            && let Some(upto) = ready.sync.take()
+        {
+            ready.sync_wanted = false;
+            put_header(&mut buf[pos..], 0, from_host::SYNC, 8);
+            buf[pos + HEADER..pos + SYNC_FRAME].copy_from_slice(&upto.to_le_bytes());
+            return pos + SYNC_FRAME;
+        }
+        pos
+    }
+
+    /// Events, then the ready connections' data.
+    fn fill_frames(&self, buf: &mut [u8]) -> usize {
         let shared = &self.0;
         let mut pos = 0;
         {
@@ -88,7 +109,9 @@ impl Incoming {
 
     fn has_any(&self) -> bool {
         let ready = lock(&self.0.ready);
-        !ready.tokens.is_empty() || !ready.events.is_empty()
+        !ready.tokens.is_empty()
+            || !ready.events.is_empty()
+            || (ready.sync_wanted && ready.sync.is_some())
     }
 
     fn register(&self, cx: &Context<'_>) {

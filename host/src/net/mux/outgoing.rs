@@ -6,7 +6,7 @@ use super::{
 use crate::net::tcp::Sent;
 use crate::streams::answer;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 use wasmtime::StoreContextMut;
@@ -17,6 +17,8 @@ pub(crate) struct Outgoing {
     pub(super) shared: Arc<Shared>,
     /// Bytes of frames taken so far (told to the guest as `sync`).
     taken: u64,
+    /// The frames taken asked for a `sync` (`sync?`).
+    sync_asked: AtomicBool,
 }
 
 /// What a batch of outgoing frames held.
@@ -33,7 +35,18 @@ pub(super) enum Frames {
 
 impl Outgoing {
     pub(super) fn new(shared: Arc<Shared>) -> Outgoing {
-        Outgoing { shared, taken: 0 }
+        Outgoing {
+            shared,
+            taken: 0,
+            sync_asked: AtomicBool::new(false),
+        }
+    }
+
+    /// `n` bytes of frames were taken: the `sync` to tell.
+    pub(super) fn consumed(&mut self, n: usize) {
+        self.taken += n as u64;
+        let asked = self.sync_asked.swap(false, Ordering::Relaxed);
+        self.shared.note_sync(self.taken, asked);
     }
 
     /// Acts on the whole frames at the start of `data`.
@@ -48,7 +61,7 @@ impl Outgoing {
             let Some(body) = data.get(used + HEADER..used + HEADER + len) else {
                 break;
             };
-            if kind > from_guest::RESUME
+            if kind > from_guest::SYNC_PLEASE
                 || (kind != from_guest::DATA && len != 0)
                 || len > MAX_FRAME
             {
@@ -103,12 +116,13 @@ impl Outgoing {
                     end_sending(&conn.tx);
                 }
             }
+            from_guest::SYNC_PLEASE => self.sync_asked.store(true, Ordering::Relaxed),
             from_guest::PAUSE => {
                 if let Some(conn) = conns.get(token) {
                     conn.paused = true;
                 }
             }
-            _ => {
+            from_guest::RESUME => {
                 if let Some(conn) = conns.get(token)
                     && std::mem::replace(&mut conn.paused, false)
                     && let Some(reader) = conn.token.queue(&self.shared, true)
@@ -116,6 +130,8 @@ impl Outgoing {
                     reader.wake();
                 }
             }
+            // `take` refused every other kind.
+            _ => {}
         }
     }
 
@@ -243,9 +259,7 @@ impl<D> StreamConsumer<D> for Outgoing {
         match took {
             Frames::Took(n) => {
                 src.mark_read(n);
-                this.taken += n as u64;
-                this.shared
-                    .event(0, from_host::SYNC, &this.taken.to_le_bytes());
+                this.consumed(n);
                 Poll::Ready(Ok(StreamResult::Completed))
             }
             Frames::Full => answer(Poll::Pending, finish),

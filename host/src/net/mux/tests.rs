@@ -335,3 +335,43 @@ fn frames_a_guest_gets_wrong() {
         assert_eq!(read_exactly(&mut conns[0].1, 3), b"abc");
     });
 }
+
+/// `sync` rides along with data; alone it comes only when asked for.
+#[test]
+fn sync_rides_with_data_unless_asked_for() {
+    run(async {
+        let (_mux, incoming, mut outgoing, mut conns) = mux_of(1).await;
+        let (token, peer) = &mut conns[0];
+        let out = frame(*token, from_guest::DATA, b"ping");
+        assert_eq!(outgoing.take(&out), Frames::Took(out.len()));
+        outgoing.consumed(out.len());
+        assert_eq!(read_exactly(peer, 4), b"ping");
+        // Nothing else to say: no completion for the sync alone.
+        let mut buf = vec![0; 4096];
+        assert_eq!(incoming.fill(&mut buf), 0);
+        // With data, the sync comes last.
+        peer.write_all(b"pong").unwrap();
+        let frames = next(&incoming).await;
+        assert_eq!(data_of(&frames, *token), b"pong");
+        let last = frames.last().unwrap();
+        assert_eq!((last.token, last.kind), (0, from_host::SYNC));
+        assert_eq!(last.body, (out.len() as u64).to_le_bytes());
+        // Asked for: alone, at once.
+        let mut more = frame(*token, from_guest::DATA, b"x");
+        more.extend(frame(0, from_guest::SYNC_PLEASE, &[]));
+        assert_eq!(outgoing.take(&more), Frames::Took(more.len()));
+        outgoing.consumed(more.len());
+        let n = incoming.fill(&mut buf);
+        let frames = parse(&buf[..n]);
+        let total = (out.len() + more.len()) as u64;
+        assert_eq!(
+            frames,
+            vec![Frame {
+                token: 0,
+                kind: from_host::SYNC,
+                body: total.to_le_bytes().to_vec()
+            }]
+        );
+        assert_eq!(incoming.fill(&mut buf), 0, "told once");
+    });
+}
