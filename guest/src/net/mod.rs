@@ -61,6 +61,7 @@
 //!   host, where Python raises `socket.gaierror`.
 
 mod lookup;
+#[cfg(feature = "host-mux")]
 mod mux;
 pub(crate) mod tcp;
 

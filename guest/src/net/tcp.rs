@@ -62,6 +62,7 @@ pub(crate) fn wire(socket: wit::TcpSocket, limit: usize) -> Wired {
     let peer = socket.get_remote_address().ok().map(from_wit);
     let reset_peer = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let closer = Rc::new(CloseSignal::default());
+    #[cfg(feature = "host-mux")]
     if let Some((inbox, outbox, guard)) = super::mux::attach(&socket, reset_peer) {
         // The multiplexer has the connection: the handle holds nothing.
         drop(socket);

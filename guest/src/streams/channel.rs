@@ -4,6 +4,8 @@
 //! connection's bytes over one pair of streams. The multiplexer
 //! implements these; the readers and writers only call them.
 
+#![cfg_attr(not(feature = "host-mux"), allow(dead_code))]
+
 use std::task::{Context, Poll, Waker};
 
 use crate::errors::Result;

@@ -64,6 +64,7 @@ enum Source {
     /// The stream ended; waiting to learn whether with an error.
     Ending(EndCheck),
     /// A connection of the socket multiplexer.
+    #[cfg_attr(not(feature = "host-mux"), allow(dead_code))]
     Channel(Box<dyn Inbox>),
 }
 
@@ -158,6 +159,7 @@ impl StreamReader {
 
     /// A reader over a connection of the socket multiplexer; `closer`
     /// ends it from outside.
+    #[cfg_attr(not(feature = "host-mux"), allow(dead_code))]
     pub(crate) fn from_inbox(inbox: Box<dyn Inbox>, closer: Rc<CloseSignal>) -> Self {
         StreamReader {
             source: Source::Channel(inbox),

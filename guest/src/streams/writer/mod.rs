@@ -160,6 +160,7 @@ impl StreamWriter {
 
     /// A writer over a connection of the socket multiplexer (as
     /// [`from_socket_stream`](Self::from_socket_stream) otherwise).
+    #[cfg_attr(not(feature = "host-mux"), allow(dead_code))]
     pub(crate) fn from_outbox(
         outbox: Rc<dyn Outbox>,
         sockname: Option<SocketAddr>,

@@ -15,6 +15,7 @@ use crate::streams::reader::CloseSignal;
 /// the socket multiplexer.
 pub(super) enum RawWriter {
     Stream(wit_bindgen::StreamWriter<u8>),
+    #[cfg_attr(not(feature = "host-mux"), allow(dead_code))]
     Channel(Rc<dyn Outbox>),
 }
 /// A write to a stream of its own (a multiplexed connection has none: its
