@@ -132,6 +132,7 @@ mod bindings;
 pub mod cache;
 mod calls;
 pub mod error;
+pub mod fs;
 pub mod inspect;
 mod instances;
 pub mod introspect;

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! aio run APP.wasm [--allow-env[=VAR,...]] [--allow-net=HOST:PORT,...]
-//!                  [--allow-listen=ADDR:PORT,...] [--timeout D] [--max-memory S] [--max-cpu D]
+//!                  [--allow-listen=ADDR:PORT,...] [--allow-read=DIR,...] [--allow-write=DIR,...]
+//!                  [--timeout D] [--max-memory S] [--max-cpu D]
 //!                  [--max-handles N] [--allow-precompiled] [-- ARGS...]
 //! aio call APP.wasm 'EXPORT(ARGS...)' [the flags of run] [--call-timeout D]
 //! aio repl [APP.wasm] [the flags of run] [--call-timeout D] [--history FILE]
@@ -187,6 +188,29 @@ struct Sandbox {
         value_parser = parse_net_rule
     )]
     allow_listen: Vec<aio_host::net::NetRule>,
+
+    /// Let the guest read files and list directories under these
+    /// directories (each must exist; `..` and symlinks that leave one are
+    /// refused).
+    #[arg(
+        long,
+        value_name = "DIR,...",
+        require_equals = true,
+        value_delimiter = ',',
+        value_parser = parse_read_dir
+    )]
+    allow_read: Vec<aio_host::fs::FsRule>,
+
+    /// Let the guest read, create, write, rename and remove files under
+    /// these directories.
+    #[arg(
+        long,
+        value_name = "DIR,...",
+        require_equals = true,
+        value_delimiter = ',',
+        value_parser = parse_write_dir
+    )]
+    allow_write: Vec<aio_host::fs::FsRule>,
 
     /// Append one JSON line per capability use or refusal to FILE.
     #[arg(long, value_name = "FILE")]
@@ -380,6 +404,7 @@ impl Sandbox {
             grants = grants.allow_shell();
         }
         grants = grants.allow_net_rules(self.allow_net.clone(), self.allow_listen.clone());
+        grants = grants.allow_fs_rules(self.allow_read.iter().chain(&self.allow_write).cloned());
         let mut audit = None;
         if let Some(path) = &self.audit_log {
             let log = aio_host::audit::AuditLog::create(path).map_err(|e| {
@@ -473,6 +498,14 @@ fn adopt_orphans() -> Result<(), Error> {
             format!("cannot adopt orphaned subprocesses: {e}"),
         ))
     })
+}
+
+fn parse_read_dir(dir: &str) -> Result<aio_host::fs::FsRule, String> {
+    aio_host::fs::FsRule::new(dir, aio_host::fs::FsAccess::Read).map_err(|e| e.to_string())
+}
+
+fn parse_write_dir(dir: &str) -> Result<aio_host::fs::FsRule, String> {
+    aio_host::fs::FsRule::new(dir, aio_host::fs::FsAccess::Write).map_err(|e| e.to_string())
 }
 
 fn parse_net_rule(entry: &str) -> Result<aio_host::net::NetRule, String> {

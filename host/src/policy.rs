@@ -20,6 +20,7 @@
 //! use or refusal, naming the grant that would allow it.
 
 use crate::audit::CapabilityUse;
+use crate::fs::{FsAccess, FsRule, FsRuleError};
 use crate::net::{NetAccess, NetGrant, NetRule, NetRuleError, SharedPorts};
 use crate::process::RunGrant;
 use std::fmt;
@@ -34,7 +35,8 @@ use wasmtime_wasi::WasiCtxBuilder;
 /// - **Network:** denied. TCP, UDP and `wasi:sockets/ip-name-lookup` are all
 ///   switched off, and every socket address is refused
 ///   ([`Grants::allow_net`], [`Grants::allow_listen`]; see [`crate::net`]).
-/// - **Filesystem:** no preopened directories, so no files.
+/// - **Filesystem:** no directories, so no files ([`Grants::allow_read`],
+///   [`Grants::allow_write`]; see [`crate::fs`]).
 /// - **Subprocesses:** no program may run, and no shell ([`RunGrant`];
 ///   [`Grants::allow_run`], [`Grants::allow_shell`]).
 /// - **Clocks and random:** always available (they grant no access to host
@@ -45,6 +47,7 @@ pub struct Grants {
     env: EnvGrant,
     run: RunGrant,
     net: NetGrant,
+    fs: Vec<FsRule>,
     audit: Option<AuditHook>,
     ports: Option<SharedPorts>,
 }
@@ -230,6 +233,30 @@ impl Grants {
         &self.net
     }
 
+    /// Lets the guest read files and list directories under `dir`
+    /// (`--allow-read=DIR`; see [`crate::fs`]). The directory must exist
+    /// now. Calling it again adds to the list.
+    pub fn allow_read(self, dir: impl AsRef<std::path::Path>) -> Result<Self, FsRuleError> {
+        Ok(self.allow_fs_rules([FsRule::new(dir, FsAccess::Read)?]))
+    }
+
+    /// Lets the guest read, create, write, rename and remove files under
+    /// `dir` (`--allow-write=DIR`; writing implies reading).
+    pub fn allow_write(self, dir: impl AsRef<std::path::Path>) -> Result<Self, FsRuleError> {
+        Ok(self.allow_fs_rules([FsRule::new(dir, FsAccess::Write)?]))
+    }
+
+    /// Adds already checked directory grants.
+    pub fn allow_fs_rules(mut self, rules: impl IntoIterator<Item = FsRule>) -> Self {
+        self.fs.extend(rules);
+        self
+    }
+
+    /// The directory grants, as given.
+    pub fn fs_rules(&self) -> &[FsRule] {
+        &self.fs
+    }
+
     /// Reports one capability use or refusal to the audit hook.
     pub(crate) fn report_use(&self, used: CapabilityUse) {
         self.report(AuditEvent::Capability(used));
@@ -254,8 +281,12 @@ impl Grants {
 
     /// Configures a WASI context builder with exactly these grants, reading
     /// the host environment of this process. Returns the run's network
-    /// access (`None`: nothing granted), which the host's TCP uses too.
-    pub(crate) fn apply(&self, builder: &mut WasiCtxBuilder) -> Option<NetAccess> {
+    /// access (`None`: nothing granted), which the host's TCP uses too; an
+    /// error if a granted directory cannot be opened now.
+    pub(crate) fn apply(
+        &self,
+        builder: &mut WasiCtxBuilder,
+    ) -> Result<Option<NetAccess>, FsRuleError> {
         // Reading the environment costs more than the rest of a plugin's
         // instantiation's grants: only when some of it is granted.
         if !matches!(self.env, EnvGrant::None) {
@@ -266,13 +297,17 @@ impl Grants {
                 builder.env(name, value);
             }
         }
+        for rule in crate::fs::apply(&self.fs, builder)? {
+            let path = rule.guest_path().display().to_string();
+            self.report_use(CapabilityUse::allowed(rule.access().capability(), path));
+        }
         deny_network(builder);
         if self.net.is_empty() {
-            return None;
+            return Ok(None);
         }
         let access = NetAccess::new(self.net.clone(), self.audit.clone(), self.ports.clone());
         open_network(builder, &access);
-        Some(access)
+        Ok(Some(access))
     }
 
     /// The variables the guest sees, given the host's (UTF-8) environment.
@@ -309,6 +344,7 @@ impl fmt::Debug for Grants {
             .field("env", &self.env)
             .field("run", &self.run)
             .field("net", &self.net)
+            .field("fs", &self.fs)
             .field("audit", &self.audit.as_ref().map(|_| "<hook>"))
             .field("shares_ports", &self.ports.is_some())
             .finish()
@@ -354,7 +390,7 @@ pub fn grant_note(import: &str) -> Option<&'static str> {
             "stdio: the host's, or captured"
         }
         "wasi:filesystem/preopens" | "wasi:filesystem/types" => {
-            "filesystem: no directories are granted"
+            "filesystem: none unless --allow-read / --allow-write"
         }
         "wasi:sockets/types" | "wasi:sockets/tcp" | "wasi:sockets/udp" => {
             "network: denied unless --allow-net / --allow-listen"

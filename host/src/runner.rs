@@ -29,7 +29,7 @@ use crate::error::{Error, ErrorKind, one_line};
 use crate::inspect::Inspection;
 use crate::introspect::{TableRequest, TaskProbe, answer_table, control_func};
 use crate::limits::{EpochTicker, Limits};
-use crate::outcome::{Ended, Outcome, classify_ending};
+use crate::outcome::{Ended, Outcome, Status, classify_ending};
 use crate::policy::Grants;
 use crate::pooling::Pooling;
 use crate::signals::{RunSignals, Signals};
@@ -474,7 +474,7 @@ impl Program {
             None => Arc::new(RunSignals::new(crate::signals::DEFAULT_GRACE_PERIOD)),
         };
 
-        let mut guest = GuestStore::new(
+        let guest = GuestStore::new(
             &self.engine,
             Setup {
                 argv0: &self.name,
@@ -485,6 +485,11 @@ impl Program {
                 signals: run_signals.clone(),
             },
         );
+        let mut guest = match guest {
+            Ok(guest) => guest,
+            // A granted directory could not be opened: nothing ran.
+            Err(e) => return Outcome::new(Status::Failed(e), Vec::new(), Vec::new()),
+        };
         let probe =
             probe.map(|probe| (control_func(&self.engine, &self.component), probe.attach()));
         let run = run_guest(&self.pre, &mut guest.store, probe);

@@ -153,7 +153,7 @@ pub(crate) struct GuestStore {
 impl GuestStore {
     /// A store with `setup`'s grants, limits (memory limiter, handle cap,
     /// epoch deadline and CPU meter) and stdio.
-    pub(crate) fn new(engine: &Engine, setup: Setup<'_>) -> Self {
+    pub(crate) fn new(engine: &Engine, setup: Setup<'_>) -> Result<Self, crate::Error> {
         let Setup {
             argv0,
             args,
@@ -164,7 +164,9 @@ impl GuestStore {
         } = setup;
         let mut wasi = WasiCtx::builder();
         wasi.arg(argv0).args(args);
-        let net = grants.apply(&mut wasi);
+        let net = grants
+            .apply(&mut wasi)
+            .map_err(|e| crate::Error::new(crate::ErrorKind::Host, e.to_string()))?;
         let captured = stdio.apply(&mut wasi);
 
         let mut table = ResourceTable::new();
@@ -186,13 +188,13 @@ impl GuestStore {
         store.set_max_component_handles(limits.handle_limit());
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut cx| Ok(cx.data_mut().cpu.on_tick()));
-        GuestStore {
+        Ok(GuestStore {
             store,
             captured,
             children,
             handle_limit: limits.handle_limit(),
             cpu_limit: limits.cpu_limit(),
-        }
+        })
     }
 
     /// What the store's limits recorded, to classify the guest's end.

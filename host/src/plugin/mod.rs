@@ -235,7 +235,7 @@ impl Plugin {
                 stdio,
                 signals: run_signals.clone(),
             },
-        );
+        )?;
         let instance = match inner.pre.instantiate_async(&mut guest.store).await {
             Ok(instance) => instance,
             Err(e) => return Err(actor::died(Ended::Returned(Err(e)), &guest)),

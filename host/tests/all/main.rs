@@ -26,6 +26,7 @@ macro_rules! check_suite {
 
 mod cli;
 mod examples;
+mod fs;
 mod http_hello;
 mod instance;
 mod instance_life;

@@ -172,6 +172,11 @@ pub fn aio(args: &[&str]) -> Aio {
 /// Like [`aio`], with extra environment variables (`AIO_CACHE_DIR` among
 /// them overrides the shared cache).
 pub fn aio_with(args: &[&str], env: &[(&str, &str)]) -> Aio {
+    aio_at(args, env, None)
+}
+
+/// Like [`aio_with`], run in directory `cwd` (when given).
+pub fn aio_at(args: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> Aio {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("aio-output");
@@ -180,6 +185,9 @@ pub fn aio_with(args: &[&str], env: &[(&str, &str)]) -> Aio {
     let stderr_path = out_dir.join(format!("{}-{n}.stderr", std::process::id()));
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aio"));
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
     cmd.args(args)
         .env("AIO_CACHE_DIR", cache_dir())
         .envs(env.iter().copied())
