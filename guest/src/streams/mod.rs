@@ -29,10 +29,13 @@
 pub(crate) mod channel;
 mod connection;
 pub(crate) mod reader;
+pub(crate) mod sendfile;
 pub(crate) mod server;
+mod stdio;
 pub(crate) mod writer;
 
 pub use connection::{open_connection, open_connection_with_limit};
 pub use reader::{DEFAULT_LIMIT, StreamReader};
 pub use server::{Server, start_server, start_server_with};
+pub use stdio::{stderr, stdin, stdout};
 pub use writer::{StreamWriter, WriteBufferLimits};

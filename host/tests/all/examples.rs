@@ -347,3 +347,58 @@ async fn plugin_host() {
     }
     assert!(out.contains("alice's tasks: #"), "{out}");
 }
+
+/// stdin-lines numbers each line as it comes (the next one is written
+/// only after the last came back), and gives up on idle input while its
+/// read of stdin waits.
+#[test]
+fn stdin_lines() {
+    use std::io::Write;
+    let spawn = |idle: &str| {
+        Command::new(env!("CARGO_BIN_EXE_aio"))
+            .args(["run", "--timeout", "60s", STDIN_LINES, "--", idle])
+            .env("AIO_CACHE_DIR", cache_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn aio")
+    };
+    // Lines read on a thread, so that a missing line fails the test
+    // instead of hanging it.
+    let lines_of = |child: &mut std::process::Child| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        std::thread::spawn(move || {
+            for line in out.lines() {
+                if tx.send(line.expect("utf-8")).is_err() {
+                    return;
+                }
+            }
+        });
+        move || {
+            rx.recv_timeout(Duration::from_secs(20))
+                .expect("a line within 20 s")
+        }
+    };
+
+    let mut child = spawn("30");
+    let next = lines_of(&mut child);
+    let mut stdin = child.stdin.take().expect("stdin");
+    for (n, word) in ["alpha", "beta"].iter().enumerate() {
+        stdin.write_all(format!("{word}\n").as_bytes()).unwrap();
+        assert_eq!(next(), format!("{:>4}  {word}", n + 1));
+    }
+    stdin.write_all(b"gamma").unwrap();
+    drop(stdin);
+    assert_eq!(next(), "   3  gamma");
+    assert_eq!(next(), "3 lines");
+    assert!(child.wait().unwrap().success());
+
+    // Nothing comes, stdin stays open: the timeout still fires.
+    let mut child = spawn("0.3");
+    let next = lines_of(&mut child);
+    let stdin = child.stdin.take().expect("stdin");
+    assert_eq!(next(), "no input for 0.3 s, giving up");
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    drop(stdin);
+}

@@ -122,3 +122,27 @@ fn fs_not_granted() {
         .status(2)
         .stderr_has("cannot grant it: not a directory");
 }
+
+/// `sendfile` from a granted file, over streams and over a transport.
+#[test]
+fn fs_sendfile() {
+    let dir = scratch_dir("fs_sendfile");
+    let file = dir.join("data.bin");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    aio(&[
+        "run",
+        &format!("--allow-read={}", dir.display()),
+        crate::util::LOOPBACK[0],
+        crate::util::LOOPBACK[1],
+        FS_SENDFILE,
+        "--",
+        file.to_str().unwrap(),
+    ])
+    .status(0)
+    .stdout_is(
+        "streams: sent 200000\n\
+         streams: received 200000, intact: true\n\
+         transport: sent 300000, received 300000, intact: true\n",
+    );
+}

@@ -301,27 +301,26 @@ impl StreamWriter {
     /// written.
     pub async fn drain(&mut self) -> Result<()> {
         let mut waiting = false;
-        std::future::poll_fn(|cx| {
-            if let Some(e) = runtime::take_cancel() {
-                return Poll::Ready(Err(e));
-            }
-            let mut s = self.shared.borrow_mut();
-            if let Some(e) = &s.error {
-                return Poll::Ready(Err(e.clone()));
-            }
-            let size = s.size();
-            let mark = if waiting { s.limits.low } else { s.limits.high };
-            if size <= mark || s.closed {
-                return Poll::Ready(Ok(()));
-            }
-            waiting = true;
-            s.wait_for_room(cx.waker());
-            runtime::set_awaiting(Awaiting::Io {
-                what: "StreamWriter.drain",
-            });
-            Poll::Pending
-        })
-        .await
+        std::future::poll_fn(|cx| poll_drain(&self.shared, &mut waiting, cx)).await
+    }
+
+    /// Sends `count` bytes of `file` (all, to its end, if `None`) from
+    /// `offset`, waiting as [`drain`](Self::drain) does after each 64 KiB;
+    /// the number of bytes sent (asyncio's `loop.sendfile` on a stream's
+    /// transport). The file is one opened in a granted directory
+    /// (docs/files.md); its reads are synchronous.
+    pub async fn sendfile(
+        &mut self,
+        file: &mut std::fs::File,
+        offset: u64,
+        count: Option<u64>,
+    ) -> Result<u64> {
+        let mut chunks = crate::streams::sendfile::FileChunks::new(file, offset, count)?;
+        while let Some(chunk) = chunks.next_chunk()? {
+            self.write(chunk)?;
+            self.drain().await?;
+        }
+        Ok(chunks.sent())
     }
 
     /// Closes the stream after the buffered bytes (the other end sees EOF).
@@ -442,6 +441,17 @@ impl WriterHandle {
         }
     }
 
+    /// [`StreamWriter::drain`] from elsewhere (a transport's `sendfile`);
+    /// at once if the writer is gone.
+    pub(crate) async fn drain(&self) -> Result<()> {
+        let mut waiting = false;
+        std::future::poll_fn(|cx| match self.0.upgrade() {
+            Some(s) => poll_drain(&s, &mut waiting, cx),
+            None => Poll::Ready(Ok(())),
+        })
+        .await
+    }
+
     /// Waits until the stream is closed. Not cancellable: used by the SDK's
     /// own bookkeeping tasks.
     pub(crate) async fn closed(&self) {
@@ -461,6 +471,37 @@ impl WriterHandle {
         })
         .await
     }
+}
+
+/// One poll of a drain: above the high-water mark it waits (`waiting`
+/// from then on) until the size is at or below the low one.
+fn poll_drain(
+    shared: &RefCell<Shared>,
+    waiting: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Result<()>> {
+    if let Some(e) = runtime::take_cancel() {
+        return Poll::Ready(Err(e));
+    }
+    let mut s = shared.borrow_mut();
+    if let Some(e) = &s.error {
+        return Poll::Ready(Err(e.clone()));
+    }
+    let size = s.size();
+    let mark = if *waiting {
+        s.limits.low
+    } else {
+        s.limits.high
+    };
+    if size <= mark || s.closed {
+        return Poll::Ready(Ok(()));
+    }
+    *waiting = true;
+    s.wait_for_room(cx.waker());
+    runtime::set_awaiting(Awaiting::Io {
+        what: "StreamWriter.drain",
+    });
+    Poll::Pending
 }
 
 /// How a writer is closed.
