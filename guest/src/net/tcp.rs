@@ -25,6 +25,12 @@ pub(crate) struct ConnHandle {
 }
 
 impl ConnHandle {
+    /// The handle of a reader and a writer that are not a socket's (a
+    /// pipe transport's).
+    pub(crate) fn new(reader: Rc<CloseSignal>, writer: WriterHandle) -> ConnHandle {
+        ConnHandle { reader, writer }
+    }
+
     pub(crate) fn close(&self) {
         self.writer.close();
         self.reader.close();

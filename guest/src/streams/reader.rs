@@ -168,6 +168,11 @@ impl StreamReader {
         }
     }
 
+    /// What ends this reader from outside (installed if it had none).
+    pub(crate) fn closer(&mut self) -> Rc<CloseSignal> {
+        self.closer.get_or_insert_with(Rc::default).clone()
+    }
+
     /// Sets the buffer limit (default [`DEFAULT_LIMIT`]).
     pub fn with_limit(mut self, limit: usize) -> Self {
         self.limit = limit.max(1);

@@ -27,9 +27,14 @@ async fn connect(host: &str, port: u16) -> Result<tcp::Wired> {
 }
 
 /// Starts a connected transport: `connection_made`, then its driver task.
-fn start(wired: tcp::Wired, sink: Rc<dyn Sink>) -> Transport {
+pub(super) fn start(
+    wired: tcp::Wired,
+    sink: Rc<dyn Sink>,
+    setup: impl FnOnce(&Transport),
+) -> Transport {
     let (reader, writer, conn) = wired;
     let transport = Transport::new(writer, conn, sink);
+    setup(&transport);
     made(&transport);
     drop(create_named_task(
         "transport",
@@ -93,7 +98,7 @@ impl Loop {
     ) -> Result<(Transport, Rc<RefCell<P>>)> {
         let wired = connect(host, port).await?;
         let protocol = Rc::new(RefCell::new(factory()));
-        let transport = start(wired, Rc::new(Plain(protocol.clone())));
+        let transport = start(wired, Rc::new(Plain(protocol.clone())), |_| {});
         Ok((transport, protocol))
     }
 
@@ -107,7 +112,7 @@ impl Loop {
     ) -> Result<(Transport, Rc<RefCell<B>>)> {
         let wired = connect(host, port).await?;
         let protocol = Rc::new(RefCell::new(factory()));
-        let transport = start(wired, Rc::new(Buffered(protocol.clone())));
+        let transport = start(wired, Rc::new(Buffered(protocol.clone())), |_| {});
         Ok((transport, protocol))
     }
 

@@ -84,6 +84,7 @@
 
 mod connect;
 mod datagram;
+mod pipes;
 mod protocols;
 mod transport;
 

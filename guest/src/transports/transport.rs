@@ -147,6 +147,9 @@ enum State {
 
 pub(crate) struct Inner {
     writer: RefCell<StreamWriter>,
+    /// A read pipe's transport has no writing side (asyncio's
+    /// `ReadTransport`): writes fail, and its input's EOF ends it.
+    read_only: Cell<bool>,
     conn: ConnHandle,
     /// Taken when the connection is lost (breaks the protocol <-> transport
     /// cycle).
@@ -239,6 +242,7 @@ impl Transport {
                 peername: writer.peername(),
                 sockname: writer.sockname(),
                 writer: RefCell::new(writer),
+                read_only: Cell::new(false),
                 conn,
                 sink: RefCell::new(Some(sink)),
                 state: Cell::new(State::Open),
@@ -258,9 +262,7 @@ impl Transport {
         if data.is_empty() {
             return Ok(());
         }
-        if matches!(self.inner.state.get(), State::Closing | State::Lost) {
-            return Err(Error::runtime("Transport: write after close"));
-        }
+        self.check_writable()?;
         self.inner.writer.borrow_mut().write(data)?;
         self.inner.maybe_pause();
         Ok(())
@@ -282,6 +284,23 @@ impl Transport {
             handle.drain().await?;
         }
         Ok(chunks.sent())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.inner.read_only.get() {
+            return Err(Error::runtime(
+                "Transport: a read pipe's transport cannot write",
+            ));
+        }
+        if matches!(self.inner.state.get(), State::Closing | State::Lost) {
+            return Err(Error::runtime("Transport: write after close"));
+        }
+        Ok(())
+    }
+
+    /// Makes this a read pipe's transport (see `Inner::read_only`).
+    pub(crate) fn set_read_only(&self) {
+        self.inner.read_only.set(true);
     }
 
     /// Buffers each of `chunks`.
@@ -487,7 +506,10 @@ fn step(inner: &Inner, reader: &mut StreamReader, cx: &mut Context<'_>) -> Poll<
             }
             Poll::Ready(Ok(false)) if inner.conn.is_closing() => {}
             Poll::Ready(Ok(false)) => {
-                let keep_open = inner.sink().is_some_and(|s| s.eof());
+                let eof = inner.sink().is_some_and(|s| s.eof());
+                // A read pipe ends at its input's end, whatever the
+                // protocol answers (asyncio's read pipe transport does).
+                let keep_open = eof && !inner.read_only.get();
                 if inner.state.get() == State::Open {
                     inner.state.set(State::HalfOpen);
                 }

@@ -395,3 +395,39 @@ fn transports_abort_reset() {
         "{err}"
     );
 }
+
+/// A protocol over stdin (`connect_read_pipe`) and one over stdout
+/// (`connect_write_pipe`): data, EOF and the end of each.
+#[test]
+fn transports_pipes() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aio"))
+        .args(["run", "--timeout=30s", TRANSPORTS_PIPES])
+        .env("AIO_CACHE_DIR", crate::util::cache_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn aio");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"line one\nline two\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let mut lines = stdout.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.starts_with("read pipe: made, data line one|")
+            && first.ends_with("line two|, eof, lost(None)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("write on it: Transport: a read pipe's transport cannot write")
+    );
+    assert_eq!(lines.next(), Some(".".repeat(300_000).as_str()));
+    assert_eq!(lines.next(), None);
+    assert_eq!(stderr, "write pipe: made, lost(None)\n");
+}
