@@ -63,7 +63,9 @@
 mod lookup;
 #[cfg(feature = "host-mux")]
 mod mux;
+mod socket;
 pub(crate) mod tcp;
+mod udp_socket;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::task::Poll;
@@ -73,6 +75,8 @@ pub use lookup::{
     AddrInfo, AddrInfoFlags, AddressFamily, GetAddrInfo, IpProtocol, SocketKind, getaddrinfo,
     getnameinfo,
 };
+pub use socket::Socket;
+pub use udp_socket::UdpSocket;
 
 use crate::bindings::wasi::sockets::types as wit;
 use crate::errors::{Error, ErrorKind, Result};

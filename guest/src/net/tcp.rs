@@ -132,6 +132,8 @@ struct Open {
     op: Option<AcceptOp>,
     clients: Option<RawClients>,
     _socket: wit::TcpSocket,
+    /// The task waiting in `accept`: closing wakes it to see the end.
+    waiter: Option<std::task::Waker>,
 }
 
 /// How many clients one accept takes at most.
@@ -153,6 +155,7 @@ impl Listener {
                 op: None,
                 clients: Some(clients),
                 _socket: socket,
+                waiter: None,
             }))),
             local,
         })
@@ -193,6 +196,7 @@ impl Listener {
                 let op = open.op.as_mut().expect("an accept in progress");
                 match op.as_mut().poll(cx) {
                     Poll::Pending => {
+                        runtime::store_waker(&mut open.waiter, cx.waker());
                         runtime::set_awaiting(Awaiting::Io { what: "accept" });
                         return Poll::Pending;
                     }
@@ -221,6 +225,12 @@ pub(crate) struct ListenerCloser(Rc<RefCell<Option<Open>>>);
 impl ListenerCloser {
     pub(crate) fn close(&self) {
         let open = self.0.borrow_mut().take();
-        drop(open);
+        if let Some(mut open) = open {
+            let waiter = open.waiter.take();
+            drop(open);
+            if let Some(w) = waiter {
+                w.wake();
+            }
+        }
     }
 }

@@ -110,6 +110,27 @@ fn net_write_then_exit() {
 }
 
 #[test]
+fn net_sock_calls() {
+    run_loopback(NET_SOCK_CALLS).status(0).stdout_is(
+        "connected: true\n\
+         echoed: hello\n\
+         second receive: invalid state: sock_recv: the socket is not connected, or another sock_recv is in progress\n\
+         received back: 1000000\n\
+         accept on a client: invalid state: sock_accept: the socket is not listening\n\
+         accept after close: invalid state: sock_accept: the socket was closed\n",
+    );
+}
+
+#[test]
+fn net_sock_datagrams() {
+    run_loopback(NET_SOCK_DATAGRAMS).status(0).stdout_is(
+        "receive unbound: invalid state: sock_recvfrom: the socket is not bound (bind it, or send first)\n\
+         sent 4, back \"ping\" from the server: true\n\
+         cut to \"long\"\n",
+    );
+}
+
+#[test]
 fn net_drain_blocks() {
     run_loopback(NET_DRAIN_BLOCKS).status(0).stdout_is(
         "drain blocked while the peer did not read\ndrain resumed once it read\nserver read 16777216 bytes\n",
