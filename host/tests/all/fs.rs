@@ -52,7 +52,9 @@ fn fs_grants() {
          read through ..: refused (PermissionDenied)\n\
          read through a symlink: refused (PermissionDenied)\n\
          read /etc/hostname: not found\n\
-         write through ..: refused (PermissionDenied)\n",
+         write through ..: refused (PermissionDenied)\n\
+         hard link of the outside file: not found\n\
+         hard link through ..: refused (PermissionDenied)\n",
     );
     assert_eq!(
         std::fs::read_to_string(Path::new(&outside)).unwrap(),
@@ -60,6 +62,10 @@ fn fs_grants() {
     );
     assert!(!dir.join("escaped.txt").exists());
     assert!(!Path::new(&ro).join("new.txt").exists());
+    assert!(
+        !Path::new(&rw).join("hard").exists(),
+        "no link to the outside"
+    );
     let audit = std::fs::read_to_string(&log).unwrap();
     let canonical = |p: &str| std::fs::canonicalize(p).unwrap().display().to_string();
     assert!(

@@ -60,5 +60,14 @@ async fn main() -> asyncio::Result<()> {
         "write through ..",
         fs::write(format!("{rw}/../escaped.txt"), "x"),
     );
+    // A hard link made inside the writable grant does not reach out.
+    show(
+        "hard link of the outside file",
+        fs::hard_link(outside, format!("{rw}/hard")),
+    );
+    show(
+        "hard link through ..",
+        fs::hard_link(format!("{rw}/../{outside_name}"), format!("{rw}/hard")),
+    );
     Ok(())
 }
