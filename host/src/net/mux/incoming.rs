@@ -135,6 +135,9 @@ impl<D> StreamProducer<D> for Incoming {
         finish: bool,
     ) -> Poll<wasmtime::Result<StreamResult>> {
         self.register(cx);
+        if self.0.is_closed() && !self.has_any() {
+            return Poll::Ready(Ok(StreamResult::Dropped));
+        }
         if dst.remaining(&mut store) == Some(0) {
             let ready = if self.has_any() {
                 Poll::Ready(StreamResult::Completed)

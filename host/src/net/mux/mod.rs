@@ -96,6 +96,9 @@ struct Shared {
     pending: AtomicUsize,
     /// The outgoing stream, waiting for `pending` to fall.
     consumer: Mutex<Option<Waker>>,
+    /// The `mux` resource was dropped: every connection is closed, and
+    /// both streams end.
+    closed: AtomicBool,
 }
 
 /// A small frame: no data, or a body of at most eight bytes.
@@ -159,16 +162,49 @@ struct Tx {
     flusher: Option<tokio::task::AbortHandle>,
 }
 
-impl Drop for Shared {
-    /// The guest let go of the mux: no connection's queue outlives it
-    /// (a peer that never reads would keep a flusher waiting forever).
-    fn drop(&mut self) {
-        let conns = self.conns.get_mut().unwrap_or_else(|e| e.into_inner());
-        for conn in conns.slots.iter_mut().filter_map(|s| s.conn.take()) {
+impl Shared {
+    /// The guest let go of the mux (or of everything that reached it):
+    /// every connection is closed now, and no connection's queue outlives
+    /// it (a peer that never reads would keep a flusher waiting forever).
+    fn close_all(&self) {
+        self.closed.store(true, Ordering::Release);
+        let taken: Vec<Attached> = {
+            let mut conns = lock(&self.conns);
+            conns
+                .slots
+                .iter_mut()
+                .filter_map(|s| s.conn.take())
+                .collect()
+        };
+        for conn in taken {
             if let Some(flusher) = lock(&conn.tx).flusher.take() {
                 flusher.abort();
             }
         }
+        // The streams see the end.
+        let producer = lock(&self.ready).producer.take();
+        let consumer = lock(&self.consumer).take();
+        for w in [producer, consumer].into_iter().flatten() {
+            w.wake();
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.close_all();
+    }
+}
+
+impl Drop for Mux {
+    /// Dropping the resource closes every connection, even while the guest
+    /// still holds the `incoming` or `outgoing` stream (they end).
+    fn drop(&mut self) {
+        self.shared.close_all();
     }
 }
 
@@ -299,6 +335,7 @@ impl Mux {
                 ready: Mutex::default(),
                 pending: AtomicUsize::new(0),
                 consumer: Mutex::default(),
+                closed: AtomicBool::new(false),
             }),
             incoming_taken: false,
             outgoing_taken: false,

@@ -246,6 +246,9 @@ impl<D> StreamConsumer<D> for Outgoing {
         finish: bool,
     ) -> Poll<wasmtime::Result<StreamResult>> {
         let this = self.get_mut();
+        if this.shared.is_closed() {
+            return Poll::Ready(Ok(StreamResult::Dropped));
+        }
         let mut src = src.as_direct(store);
         if src.remaining().is_empty() {
             return Poll::Ready(Ok(StreamResult::Completed));
