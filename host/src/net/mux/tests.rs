@@ -375,3 +375,18 @@ fn sync_rides_with_data_unless_asked_for() {
         assert_eq!(incoming.fill(&mut buf), 0, "told once");
     });
 }
+
+/// Dropping the mux closes its connections even while its streams live.
+#[test]
+fn dropping_the_mux_closes_its_connections() {
+    run(async {
+        let (mux, incoming, outgoing, mut conns) = mux_of(2).await;
+        drop(mux);
+        for (_, peer) in conns.iter_mut() {
+            let mut buf = [0; 8];
+            assert_eq!(peer.read(&mut buf).unwrap(), 0, "EOF, not a hang");
+        }
+        assert!(outgoing.shared.is_closed());
+        drop(incoming);
+    });
+}
