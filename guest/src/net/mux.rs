@@ -247,8 +247,8 @@ struct Conn {
     /// because the system did not take it.
     unsent: Cell<usize>,
     host_queued: Cell<usize>,
-    writer: RefCell<Option<Waker>>,
-    /// The writer's, told when `unsent` or `host_queued` shrink.
+    /// The writer's, told when `unsent` or `host_queued` shrink or sending
+    /// ends: it wakes the writer's pump and waiters.
     notify: RefCell<Option<Box<dyn Fn()>>>,
     /// Which parts are still held: the reader's, the writer's, the socket's.
     receiving: Cell<bool>,
@@ -312,12 +312,9 @@ impl Conn {
         }
     }
 
-    /// Sending moved on (or ended): the write waiting for room and the
-    /// writer's waiters look again.
+    /// Sending moved on (or ended): the writer's pump and waiters look
+    /// again.
     fn progress(&self) {
-        if let Some(w) = self.writer.borrow_mut().take() {
-            w.wake();
-        }
         if let Some(f) = self.notify.borrow().as_ref() {
             f();
         }
@@ -420,11 +417,6 @@ impl Outbox for Sender {
         }
     }
 
-    fn wait(&self, waker: &Waker) {
-        runtime::store_waker(&mut self.0.writer.borrow_mut(), waker);
-        self.0.driver.ask_sync();
-    }
-
     fn ask_progress(&self) {
         self.0.driver.ask_sync();
     }
@@ -514,7 +506,6 @@ pub(crate) fn attach(
         send_gone: Cell::new(false),
         unsent: Cell::new(0),
         host_queued: Cell::new(0),
-        writer: RefCell::default(),
         notify: RefCell::default(),
         receiving: Cell::new(true),
         sending: Cell::new(true),
@@ -577,10 +568,7 @@ impl DriverTask {
             self.reading = None;
             self.driver.dispatch(&buf);
             if matches!(result, wit_bindgen::StreamResult::Dropped) {
-                return Err(Error::from(std::io::Error::new(
-                    std::io::ErrorKind::BrokenPipe,
-                    "the host's socket multiplexer ended",
-                )));
+                return Err(broken("the host's socket multiplexer ended"));
             }
             self.incoming = Some(raw);
             self.start_read(buf);
@@ -599,10 +587,7 @@ impl DriverTask {
                 };
                 self.writing = None;
                 if !left.is_empty() {
-                    return Err(Error::from(std::io::Error::new(
-                        std::io::ErrorKind::BrokenPipe,
-                        "the host's socket multiplexer stopped taking data",
-                    )));
+                    return Err(broken("the host's socket multiplexer stopped taking data"));
                 }
                 self.outgoing = Some(raw);
                 self.spare = left;
@@ -641,20 +626,16 @@ impl Future for DriverTask {
         if self.flushing.is_some() {
             let written = self.poll_write(cx).is_err()
                 || (self.writing.is_none() && self.driver.out.borrow().is_empty());
-            let late = written
+            let done = written
                 || (self.flushing.as_mut()).is_some_and(|t| Pin::new(t).poll(cx).is_ready());
-            if !written && !late {
+            if !done {
                 runtime::set_awaiting(Awaiting::Io {
                     what: "the socket multiplexer's last writes",
                 });
                 return Poll::Pending;
             }
-            let e = self.cancelled.take().unwrap_or_else(|| {
-                Error::from(std::io::Error::new(
-                    std::io::ErrorKind::BrokenPipe,
-                    "the socket multiplexer stopped",
-                ))
-            });
+            let e =
+                (self.cancelled.take()).unwrap_or_else(|| broken("the socket multiplexer stopped"));
             self.driver.end_all(&e);
             return Poll::Ready(Err(e));
         }
@@ -674,11 +655,13 @@ impl Future for DriverTask {
 impl Drop for DriverTask {
     fn drop(&mut self) {
         if !self.driver.ended.get() {
-            let gone = Error::from(std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "the socket multiplexer stopped",
-            ));
-            self.driver.end_all(&gone);
+            self.driver
+                .end_all(&broken("the socket multiplexer stopped"));
         }
     }
+}
+
+/// The error of every connection once the multiplexer is gone.
+fn broken(why: &str) -> Error {
+    Error::from(std::io::Error::new(std::io::ErrorKind::BrokenPipe, why))
 }

@@ -25,8 +25,8 @@ pub(crate) struct ConnHandle {
 }
 
 impl ConnHandle {
-    /// The handle of a reader and a writer that are not a socket's (a
-    /// pipe transport's).
+    /// The handle of a reader (through its close signal) and a writer: a
+    /// socket's, or a pipe transport's.
     pub(crate) fn new(reader: Rc<CloseSignal>, writer: WriterHandle) -> ConnHandle {
         ConnHandle { reader, writer }
     }
@@ -75,11 +75,7 @@ pub(crate) fn wire(socket: wit::TcpSocket, limit: usize) -> Wired {
         let reader = StreamReader::from_inbox(Box::new(inbox), closer.clone()).with_limit(limit);
         let writer =
             StreamWriter::from_outbox(Rc::new(outbox), local, peer, Rc::new(guard), closer.clone());
-        let handle = ConnHandle {
-            reader: closer,
-            writer: writer.handle(),
-        };
-        return (reader, writer, handle);
+        return with_handle(reader, writer, closer);
     }
     let (rx, rx_result) = socket.receive();
     let (tx, tx_reader) = crate::bindings::wit_stream::new::<u8>();
@@ -94,10 +90,12 @@ pub(crate) fn wire(socket: wit::TcpSocket, limit: usize) -> Wired {
     });
     let reader = StreamReader::from_stream_with(rx, end, closer.clone()).with_limit(limit);
     let writer = StreamWriter::from_socket_stream(tx, local, peer, Rc::new(socket), closer.clone());
-    let handle = ConnHandle {
-        reader: closer,
-        writer: writer.handle(),
-    };
+    with_handle(reader, writer, closer)
+}
+
+/// A reader and a writer with the handle that closes them.
+fn with_handle(reader: StreamReader, writer: StreamWriter, closer: Rc<CloseSignal>) -> Wired {
+    let handle = ConnHandle::new(closer, writer.handle());
     (reader, writer, handle)
 }
 

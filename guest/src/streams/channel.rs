@@ -6,7 +6,7 @@
 
 #![cfg_attr(not(feature = "host-mux"), allow(dead_code))]
 
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crate::errors::Result;
 
@@ -22,7 +22,7 @@ pub(crate) trait Inbox {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutState {
     Ready,
-    /// Enough is on its way: wait ([`Outbox::wait`]).
+    /// Enough is on its way: wait for progress ([`Outbox::on_progress`]).
     Blocked,
     /// The other end went away: nothing more can be sent.
     Gone,
@@ -32,8 +32,6 @@ pub(crate) enum OutState {
 /// sees EOF after the bytes sent).
 pub(crate) trait Outbox {
     fn state(&self) -> OutState;
-    /// Wakes `waker` when the state is no longer [`OutState::Blocked`].
-    fn wait(&self, waker: &Waker);
     /// Sends what it takes of `data` (in [`OutState::Ready`], at least a
     /// byte): how much.
     fn send(&self, data: &[u8]) -> usize;
@@ -45,7 +43,7 @@ pub(crate) trait Outbox {
     fn unsent(&self) -> usize;
     /// Something waits for [`unsent`](Self::unsent) to shrink: make sure
     /// the other side reports progress soon (it may otherwise wait to
-    /// report it with other news). [`wait`](Self::wait) does this too.
+    /// report it with other news).
     fn ask_progress(&self);
     /// Calls `f` whenever [`unsent`](Self::unsent) shrinks or the state
     /// changes.

@@ -27,14 +27,10 @@ async fn connect(host: &str, port: u16) -> Result<tcp::Wired> {
 }
 
 /// Starts a connected transport: `connection_made`, then its driver task.
-pub(super) fn start(
-    wired: tcp::Wired,
-    sink: Rc<dyn Sink>,
-    setup: impl FnOnce(&Transport),
-) -> Transport {
+/// `read_only`: a read pipe's (see `Transport::new`).
+pub(super) fn start(wired: tcp::Wired, sink: Rc<dyn Sink>, read_only: bool) -> Transport {
     let (reader, writer, conn) = wired;
-    let transport = Transport::new(writer, conn, sink);
-    setup(&transport);
+    let transport = Transport::new(writer, conn, sink, read_only);
     made(&transport);
     drop(create_named_task(
         "transport",
@@ -50,7 +46,7 @@ async fn server(
     port: u16,
 ) -> Result<Server> {
     let handler: ConnHandler = Rc::new(move |reader, writer, conn| {
-        let transport = Transport::new(writer, conn, sink());
+        let transport = Transport::new(writer, conn, sink(), false);
         Box::pin(async move {
             made(&transport);
             drive(transport, reader).await
@@ -98,7 +94,7 @@ impl Loop {
     ) -> Result<(Transport, Rc<RefCell<P>>)> {
         let wired = connect(host, port).await?;
         let protocol = Rc::new(RefCell::new(factory()));
-        let transport = start(wired, Rc::new(Plain(protocol.clone())), |_| {});
+        let transport = start(wired, Rc::new(Plain(protocol.clone())), false);
         Ok((transport, protocol))
     }
 
@@ -112,7 +108,7 @@ impl Loop {
     ) -> Result<(Transport, Rc<RefCell<B>>)> {
         let wired = connect(host, port).await?;
         let protocol = Rc::new(RefCell::new(factory()));
-        let transport = start(wired, Rc::new(Buffered(protocol.clone())), |_| {});
+        let transport = start(wired, Rc::new(Buffered(protocol.clone())), false);
         Ok((transport, protocol))
     }
 

@@ -15,7 +15,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::Protocol;
 use super::connect::start;
@@ -45,7 +45,6 @@ impl Outbox for NoOutput {
     fn state(&self) -> OutState {
         OutState::Gone
     }
-    fn wait(&self, _waker: &Waker) {}
     fn send(&self, _data: &[u8]) -> usize {
         0
     }
@@ -72,7 +71,11 @@ impl Loop {
             StreamWriter::from_outbox(Rc::new(NoOutput), None, None, Rc::new(()), closer.clone());
         let conn = ConnHandle::new(closer, writer.handle());
         let protocol = Rc::new(RefCell::new(factory()));
-        let transport = start_pipe((input, writer, conn), Plain(protocol.clone()), true);
+        let transport = start(
+            (input, writer, conn),
+            Rc::new(Plain(protocol.clone())),
+            true,
+        );
         Ok((transport, protocol))
     }
 
@@ -89,19 +92,11 @@ impl Loop {
         let input = StreamReader::from_inbox(Box::new(NoInput), Rc::clone(&closer));
         let conn = ConnHandle::new(closer, output.handle());
         let protocol = Rc::new(RefCell::new(factory()));
-        let transport = start_pipe((input, output, conn), Plain(protocol.clone()), false);
+        let transport = start(
+            (input, output, conn),
+            Rc::new(Plain(protocol.clone())),
+            false,
+        );
         Ok((transport, protocol))
     }
-}
-
-fn start_pipe<P: Protocol>(
-    wired: crate::net::tcp::Wired,
-    sink: Plain<P>,
-    read_only: bool,
-) -> Transport {
-    start(wired, Rc::new(sink), |t| {
-        if read_only {
-            t.set_read_only();
-        }
-    })
 }

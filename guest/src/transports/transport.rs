@@ -149,7 +149,7 @@ pub(crate) struct Inner {
     writer: RefCell<StreamWriter>,
     /// A read pipe's transport has no writing side (asyncio's
     /// `ReadTransport`): writes fail, and its input's EOF ends it.
-    read_only: Cell<bool>,
+    read_only: bool,
     conn: ConnHandle,
     /// Taken when the connection is lost (breaks the protocol <-> transport
     /// cycle).
@@ -234,15 +234,20 @@ impl Inner {
 }
 
 impl Transport {
-    /// A transport over a connected socket's reader and writer; `drive`
-    /// runs it.
-    pub(crate) fn new(writer: StreamWriter, conn: ConnHandle, sink: Rc<dyn Sink>) -> Transport {
+    /// A transport over a connected socket's reader and writer (or a
+    /// pipe's: `read_only` for a read pipe's); `drive` runs it.
+    pub(crate) fn new(
+        writer: StreamWriter,
+        conn: ConnHandle,
+        sink: Rc<dyn Sink>,
+        read_only: bool,
+    ) -> Transport {
         Transport {
             inner: Rc::new(Inner {
                 peername: writer.peername(),
                 sockname: writer.sockname(),
                 writer: RefCell::new(writer),
-                read_only: Cell::new(false),
+                read_only,
                 conn,
                 sink: RefCell::new(Some(sink)),
                 state: Cell::new(State::Open),
@@ -287,7 +292,7 @@ impl Transport {
     }
 
     fn check_writable(&self) -> Result<()> {
-        if self.inner.read_only.get() {
+        if self.inner.read_only {
             return Err(Error::runtime(
                 "Transport: a read pipe's transport cannot write",
             ));
@@ -296,11 +301,6 @@ impl Transport {
             return Err(Error::runtime("Transport: write after close"));
         }
         Ok(())
-    }
-
-    /// Makes this a read pipe's transport (see `Inner::read_only`).
-    pub(crate) fn set_read_only(&self) {
-        self.inner.read_only.set(true);
     }
 
     /// Buffers each of `chunks`.
@@ -509,7 +509,7 @@ fn step(inner: &Inner, reader: &mut StreamReader, cx: &mut Context<'_>) -> Poll<
                 let eof = inner.sink().is_some_and(|s| s.eof());
                 // A read pipe ends at its input's end, whatever the
                 // protocol answers (asyncio's read pipe transport does).
-                let keep_open = eof && !inner.read_only.get();
+                let keep_open = eof && !inner.read_only;
                 if inner.state.get() == State::Open {
                     inner.state.set(State::HalfOpen);
                 }

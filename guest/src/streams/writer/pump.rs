@@ -89,10 +89,11 @@ impl Pump {
             self.finish(None);
             return Poll::Ready(Ok(()));
         }
+        // Progress wakes the pump (the writer's `on_progress`).
         runtime::store_waker(&mut s.pump, cx.waker());
         drop(s);
         if sending {
-            outbox.wait(cx.waker());
+            outbox.ask_progress();
         }
         runtime::set_awaiting(Awaiting::Io {
             what: if sending {

@@ -10,8 +10,8 @@
 //!   pending read of `incoming`. That read takes the queued connections in
 //!   order, each up to [`READ_SHARE`] bytes straight into the guest's
 //!   buffer, until the buffer is full: one stream completion for every
-//!   connection that became ready. Events (a connection's send side
-//!   blocked or unblocked, failed) go first.
+//!   connection that became ready. Events (how much of a connection's
+//!   data waits on the host, a side that failed) go first; `sync` last.
 //! - **Outgoing** ([`Outgoing`]): each data frame is sent at once; what a
 //!   socket cannot take waits in that connection's queue, which a task of
 //!   the connection's own sends as the socket takes it; the guest is told

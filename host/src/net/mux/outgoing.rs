@@ -187,8 +187,8 @@ fn end_sending(tx: &Arc<Mutex<Tx>>) {
     }
 }
 
-/// Sends a connection's queue as its socket takes it, then says
-/// `unblocked` (or `error`).
+/// Sends a connection's queue as its socket takes it, saying `queued` as
+/// it shrinks (or `error`).
 async fn flush(tx: Arc<Mutex<Tx>>, shared: Weak<Shared>) {
     std::future::poll_fn(|cx| {
         let mut guard = lock(&tx);

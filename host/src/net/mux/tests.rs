@@ -1,7 +1,7 @@
 //! Native tests of the multiplexer on loopback: frames in and out for
 //! several connections, end of stream, pause and resume, abort, a peer
-//! that does not read (blocked, unblocked), tokens not reused, and
-//! frames a guest gets wrong.
+//! that does not read (`queued` up, then down to 0), `sync` riding with
+//! data, tokens not reused, frames a guest gets wrong, and dropping the mux.
 
 use super::outgoing::Frames;
 use super::*;
