@@ -13,6 +13,18 @@ pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// Waits (at most 5 s, in 10 ms steps) until `done` holds; the error names
+/// `what` it waited for.
+pub async fn until(what: &str, done: impl Fn() -> bool) -> asyncio::Result<()> {
+    for _ in 0..500 {
+        if done() {
+            return Ok(());
+        }
+        asyncio::sleep(ms(10)).await?;
+    }
+    Err(asyncio::Error::msg(format!("timed out waiting for {what}")))
+}
+
 /// A shared event log, to check the order in which things happened.
 #[derive(Clone, Default, Debug)]
 pub struct Log(Rc<RefCell<Vec<String>>>);

@@ -13,7 +13,8 @@ use asyncio::bindings::wasi::sockets::types::{
     IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, TcpSocket,
 };
 use asyncio::bindings::wit_stream;
-use asyncio::{Error, open_connection, sleep, start_server, wait_for};
+use asyncio::{open_connection, start_server, wait_for};
+use test_programs::until;
 
 fn frame(token: u32, kind: u8, len: u32, body: &[u8]) -> Vec<u8> {
     let mut f = token.to_le_bytes().to_vec();
@@ -31,16 +32,6 @@ async fn raw_connect(port: u16) -> TcpSocket {
     });
     s.connect(addr).await.expect("connect");
     s
-}
-
-async fn until(what: &str, done: impl Fn() -> bool) -> asyncio::Result<()> {
-    for _ in 0..500 {
-        if done() {
-            return Ok(());
-        }
-        sleep(Duration::from_millis(10)).await?;
-    }
-    Err(Error::msg(format!("timed out waiting for {what}")))
 }
 
 #[asyncio::main]

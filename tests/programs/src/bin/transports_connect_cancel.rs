@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use asyncio::transports::{Protocol, Transport};
 use asyncio::{Error, create_task, get_running_loop, sleep, start_server, wait_for};
+use test_programs::until;
 
 type Log = Rc<RefCell<Vec<String>>>;
 
@@ -45,17 +46,6 @@ impl Protocol for Probe {
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Waits (at most 5 s) until `done` holds.
-async fn until(what: &str, done: impl Fn() -> bool) -> asyncio::Result<()> {
-    for _ in 0..500 {
-        if done() {
-            return Ok(());
-        }
-        sleep(ms(10)).await?;
-    }
-    Err(Error::msg(format!("timed out waiting for {what}")))
 }
 
 #[asyncio::main]

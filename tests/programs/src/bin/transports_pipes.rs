@@ -4,10 +4,10 @@
 //! whose protocol sees its close.
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
 
 use asyncio::transports::{Protocol, Transport};
-use asyncio::{Error, get_running_loop, sleep};
+use asyncio::{Error, get_running_loop};
+use test_programs::until;
 
 type Log = Rc<RefCell<Vec<String>>>;
 
@@ -37,13 +37,10 @@ impl Protocol for Probe {
 }
 
 async fn until_lost(log: &Log) -> asyncio::Result<()> {
-    for _ in 0..1000 {
-        if log.borrow().iter().any(|l| l.starts_with("lost")) {
-            return Ok(());
-        }
-        sleep(Duration::from_millis(10)).await?;
-    }
-    Err(Error::msg("connection_lost never came"))
+    until("connection_lost", || {
+        log.borrow().iter().any(|l| l.starts_with("lost"))
+    })
+    .await
 }
 
 #[asyncio::main]

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use asyncio::transports::{DatagramProtocol, DatagramTransport};
 use asyncio::{Error, create_task, get_running_loop, sleep, wait_for, yield_now};
+use test_programs::until;
 
 type Log = Rc<RefCell<Vec<String>>>;
 
@@ -54,17 +55,6 @@ impl DatagramProtocol for Probe {
         self.lost = true;
         self.note(format!("lost({:?})", e.map(|e| e.kind().clone())));
     }
-}
-
-/// Waits (at most 5 s) until `done` holds.
-async fn until(what: &str, done: impl Fn() -> bool) -> asyncio::Result<()> {
-    for _ in 0..500 {
-        if done() {
-            return Ok(());
-        }
-        sleep(Duration::from_millis(10)).await?;
-    }
-    Err(Error::msg(format!("timed out waiting for {what}")))
 }
 
 #[asyncio::main(debug = true)]
