@@ -51,6 +51,22 @@ pub(crate) fn report_unclosed(what: &str) {
     report(&format!("unclosed {what}"));
 }
 
+/// Reports an error the program cannot see (a TLS client's failed
+/// handshake on a server), with the error, in debug mode only.
+pub(crate) fn report_error(message: &str, error: &crate::Error) {
+    let Some(lp) = runtime::try_current_loop() else {
+        return;
+    };
+    if !lp.debug.get() || lp.closed.get() {
+        return;
+    }
+    lp.call_exception_handler(ExceptionContext {
+        message: message.to_string(),
+        error: Some(error.clone()),
+        task: runtime::current_task().map(TaskRef::from_rc),
+    });
+}
+
 fn report(message: &str) {
     let Some(lp) = runtime::try_current_loop() else {
         return;

@@ -65,6 +65,15 @@ pub enum ErrorKind {
     SendfileNotAvailable,
     /// The host did not grant a capability; names what was refused.
     PermissionDenied(String),
+    /// `ssl.SSLError` and its kinds: a TLS session failed, or could not
+    /// start; the message names the cause (e.g. "certificate verify
+    /// failed: certificate has expired").
+    Ssl {
+        /// How it failed.
+        kind: crate::ssl::SslErrorKind,
+        /// What failed, as OpenSSL (and so Python's `ssl`) words it.
+        message: String,
+    },
     /// An I/O error (`OSError` in Python).
     Io(std::io::ErrorKind),
     /// `RuntimeError`: the API was used wrongly (e.g. no running loop, a
@@ -139,6 +148,14 @@ impl Error {
     /// `RuntimeError` with a message.
     pub fn runtime(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Runtime(message.into()))
+    }
+
+    /// An SSL error of `kind` (`ssl.SSLError`).
+    pub fn ssl(kind: crate::ssl::SslErrorKind, message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Ssl {
+            kind,
+            message: message.into(),
+        })
     }
 
     /// `ValueError` with a message.
@@ -224,6 +241,7 @@ impl fmt::Display for Error {
             ErrorKind::BrokenBarrier => f.write_str("barrier is broken"),
             ErrorKind::SendfileNotAvailable => f.write_str("sendfile is not available"),
             ErrorKind::PermissionDenied(what) => write!(f, "permission denied: {what}"),
+            ErrorKind::Ssl { kind, message } => write!(f, "[SSL: {}] {message}", kind.reason()),
             ErrorKind::Runtime(m) | ErrorKind::Value(m) => f.write_str(m),
             ErrorKind::KeyboardInterrupt => f.write_str("interrupted (SIGINT)"),
             ErrorKind::Group(errors) => {

@@ -127,6 +127,7 @@ pub mod queues;
 pub mod runner;
 mod runtime;
 pub mod signals;
+pub mod ssl;
 pub mod streams;
 pub mod subprocess;
 pub mod sync;
@@ -161,7 +162,10 @@ pub use futures::Future;
 pub use queues::{LifoQueue, PriorityQueue, Queue, QueueStream};
 pub use runner::{Runner, exit};
 pub use runtime::ExceptionContext;
-pub use streams::{Server, StreamReader, StreamWriter, open_connection, start_server};
+pub use streams::{
+    Server, StreamReader, StreamWriter, open_connection, open_connection_ssl, start_server,
+    start_server_ssl,
+};
 pub use subprocess::{Process, create_subprocess_exec, create_subprocess_shell};
 pub use sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore};
 pub use tasks::{

@@ -3,6 +3,7 @@
 //! ```text
 //! aio run APP.wasm [--allow-env[=VAR,...]] [--allow-net=HOST:PORT,...]
 //!                  [--allow-listen=ADDR:PORT,...] [--allow-read=DIR,...] [--allow-write=DIR,...]
+//!                  [--tls-cert=NAME=CERT,KEY ...] [--tls-ca=NAME=FILE ...]
 //!                  [--timeout D] [--max-memory S] [--max-cpu D]
 //!                  [--max-handles N] [--allow-precompiled] [-- ARGS...]
 //! aio call APP.wasm 'EXPORT(ARGS...)' [the flags of run] [--call-timeout D]
@@ -212,6 +213,19 @@ struct Sandbox {
     )]
     allow_write: Vec<aio_host::fs::FsRule>,
 
+    /// Give guests a TLS server identity NAME: a certificate chain and its
+    /// private key (PEM files). A guest serves TLS under NAME; the key never
+    /// enters the sandbox. Repeat the flag for more identities.
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "NAME=CERT,KEY", require_equals = true, value_parser = parse_tls_cert)]
+    tls_cert: Vec<(String, PathBuf, PathBuf)>,
+
+    /// Let guests' TLS clients trust the CA certificates in FILE (PEM) when
+    /// they name NAME, instead of the webpki roots. Repeatable.
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "NAME=FILE", require_equals = true, value_parser = parse_tls_ca)]
+    tls_ca: Vec<(String, PathBuf)>,
+
     /// Append one JSON line per capability use or refusal to FILE.
     #[arg(long, value_name = "FILE")]
     audit_log: Option<PathBuf>,
@@ -405,6 +419,21 @@ impl Sandbox {
         }
         grants = grants.allow_net_rules(self.allow_net.clone(), self.allow_listen.clone());
         grants = grants.allow_fs_rules(self.allow_read.iter().chain(&self.allow_write).cloned());
+        #[cfg(feature = "tls")]
+        {
+            let bad = |e: aio_host::net::tls::TlsGrantError| {
+                Error::from(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    e.to_string(),
+                ))
+            };
+            for (name, cert, key) in &self.tls_cert {
+                grants = grants.tls_cert(name, cert, key).map_err(bad)?;
+            }
+            for (name, file) in &self.tls_ca {
+                grants = grants.tls_ca(name, file).map_err(bad)?;
+            }
+        }
         let mut audit = None;
         if let Some(path) = &self.audit_log {
             let log = aio_host::audit::AuditLog::create(path).map_err(|e| {
@@ -506,6 +535,25 @@ fn parse_read_dir(dir: &str) -> Result<aio_host::fs::FsRule, String> {
 
 fn parse_write_dir(dir: &str) -> Result<aio_host::fs::FsRule, String> {
     aio_host::fs::FsRule::new(dir, aio_host::fs::FsAccess::Write).map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "tls")]
+fn parse_tls_cert(entry: &str) -> Result<(String, PathBuf, PathBuf), String> {
+    let (name, files) = entry
+        .split_once('=')
+        .ok_or("expected NAME=CERT,KEY (e.g. web=cert.pem,key.pem)")?;
+    let (cert, key) = files
+        .split_once(',')
+        .ok_or("expected NAME=CERT,KEY: the certificate and the key, comma-separated")?;
+    Ok((name.to_owned(), cert.into(), key.into()))
+}
+
+#[cfg(feature = "tls")]
+fn parse_tls_ca(entry: &str) -> Result<(String, PathBuf), String> {
+    let (name, file) = entry
+        .split_once('=')
+        .ok_or("expected NAME=FILE (e.g. corp=ca.pem)")?;
+    Ok((name.to_owned(), file.into()))
 }
 
 fn parse_net_rule(entry: &str) -> Result<aio_host::net::NetRule, String> {

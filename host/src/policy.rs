@@ -48,6 +48,8 @@ pub struct Grants {
     run: RunGrant,
     net: NetGrant,
     fs: Vec<FsRule>,
+    #[cfg(feature = "tls")]
+    tls: crate::net::tls::TlsGrant,
     audit: Option<AuditHook>,
     ports: Option<SharedPorts>,
 }
@@ -257,6 +259,38 @@ impl Grants {
         &self.fs
     }
 
+    /// Adds a TLS server identity (`--tls-cert NAME=CERT,KEY`): guests
+    /// serve TLS under it by NAME; the key stays on the host. See
+    /// [`crate::net::tls`].
+    #[cfg(feature = "tls")]
+    pub fn tls_cert(
+        mut self,
+        name: &str,
+        cert: impl AsRef<std::path::Path>,
+        key: impl AsRef<std::path::Path>,
+    ) -> Result<Self, crate::net::tls::TlsGrantError> {
+        self.tls.add_identity(name, cert, key)?;
+        Ok(self)
+    }
+
+    /// Adds a CA bundle (`--tls-ca NAME=FILE`) a guest's TLS client may
+    /// trust instead of the webpki roots, by NAME.
+    #[cfg(feature = "tls")]
+    pub fn tls_ca(
+        mut self,
+        name: &str,
+        bundle: impl AsRef<std::path::Path>,
+    ) -> Result<Self, crate::net::tls::TlsGrantError> {
+        self.tls.add_ca(name, bundle)?;
+        Ok(self)
+    }
+
+    /// The TLS identities and CA bundles.
+    #[cfg(feature = "tls")]
+    pub fn tls_grant(&self) -> &crate::net::tls::TlsGrant {
+        &self.tls
+    }
+
     /// Reports one capability use or refusal to the audit hook.
     pub(crate) fn report_use(&self, used: CapabilityUse) {
         self.report(AuditEvent::Capability(used));
@@ -306,6 +340,8 @@ impl Grants {
             return Ok(None);
         }
         let access = NetAccess::new(self.net.clone(), self.audit.clone(), self.ports.clone());
+        #[cfg(feature = "tls")]
+        let access = access.with_tls(self.tls.clone());
         open_network(builder, &access);
         Ok(Some(access))
     }
@@ -340,12 +376,14 @@ impl Grants {
 
 impl fmt::Debug for Grants {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Grants")
-            .field("env", &self.env)
+        let mut d = f.debug_struct("Grants");
+        d.field("env", &self.env)
             .field("run", &self.run)
             .field("net", &self.net)
-            .field("fs", &self.fs)
-            .field("audit", &self.audit.as_ref().map(|_| "<hook>"))
+            .field("fs", &self.fs);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.field("audit", &self.audit.as_ref().map(|_| "<hook>"))
             .field("shares_ports", &self.ports.is_some())
             .finish()
     }

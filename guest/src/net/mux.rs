@@ -22,10 +22,11 @@ use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
 use super::{Action, socket_error};
-use crate::bindings::aio::host::mux::Mux;
+use crate::bindings::aio::host::mux::{Mux, TlsRefused, TlsRole};
 use crate::bindings::wasi::sockets::types as wit;
 use crate::errors::{Error, Result};
 use crate::runtime::{self, task::Awaiting};
+use crate::ssl::{SslErrorKind, SslObject};
 use crate::streams::channel::{Inbox, OutState, Outbox};
 
 const HEADER: usize = 9;
@@ -36,6 +37,8 @@ const EOF: u8 = 1;
 const ERROR: u8 = 2;
 const QUEUED: u8 = 3;
 const SYNC: u8 = 4;
+const SECURED: u8 = 5;
+const TLS_ERROR: u8 = 6;
 
 /// Frame kinds from the guest (DATA is 0 both ways).
 const CLOSE: u8 = 1;
@@ -256,6 +259,18 @@ struct Conn {
     held: Cell<bool>,
     /// Reset: the host has let go of the token.
     aborted: Cell<bool>,
+    /// A TLS connection's handshake.
+    tls: RefCell<Handshake>,
+}
+
+/// Where a connection's TLS handshake stands.
+enum Handshake {
+    /// Not a TLS connection.
+    Plain,
+    /// Under way; the task waiting for it.
+    Running(Option<Waker>),
+    Done(Rc<SslObject>),
+    Failed(Error),
 }
 
 impl Conn {
@@ -293,11 +308,58 @@ impl Conn {
                     self.progress();
                 }
             }
+            SECURED => {
+                let done = match SslObject::from_frame(body) {
+                    Some(info) => Handshake::Done(Rc::new(info)),
+                    None => Handshake::Failed(Error::ssl(
+                        SslErrorKind::Protocol,
+                        "the host described the TLS session in a malformed frame",
+                    )),
+                };
+                self.finish_handshake(done);
+            }
+            TLS_ERROR => {
+                let kind = match body.first() {
+                    Some(0) => SslErrorKind::CertVerification,
+                    Some(2) => SslErrorKind::Protocol,
+                    _ => SslErrorKind::Handshake,
+                };
+                let message = String::from_utf8_lossy(body.get(1..).unwrap_or_default());
+                let e = Error::ssl(kind, format!("{message} ({})", self.peer));
+                self.fail_receive(Err(e.clone()));
+                self.send_gone.set(true);
+                self.progress();
+                self.finish_handshake(Handshake::Failed(e));
+            }
             _ => {}
         }
     }
 
+    /// The handshake ended (a failure after it is the reader's and the
+    /// writer's to report).
+    fn finish_handshake(&self, end: Handshake) {
+        let mut tls = self.tls.borrow_mut();
+        if let Handshake::Running(waiter) = &mut *tls {
+            let waiter = waiter.take();
+            *tls = end;
+            drop(tls);
+            if let Some(w) = waiter {
+                w.wake();
+            }
+        }
+    }
+
     fn fail_receive(&self, end: Result<()>) {
+        if matches!(*self.tls.borrow(), Handshake::Running(_)) {
+            let e = match &end {
+                Err(e) => e.clone(),
+                Ok(()) => Error::ssl(
+                    SslErrorKind::Handshake,
+                    format!("EOF during the TLS handshake ({})", self.peer),
+                ),
+            };
+            self.finish_handshake(Handshake::Failed(e));
+        }
         let mut ended = self.ended.borrow_mut();
         if ended.is_none() {
             *ended = Some(end);
@@ -495,6 +557,87 @@ pub(crate) fn attach(
 ) -> Option<(Receiver, Sender, Guard)> {
     let driver = driver()?;
     let token = driver.mux.borrow().as_ref()?.attach(socket).ok()?;
+    Some(add_conn(driver, token, peer, Handshake::Plain))
+}
+
+/// Moves a connected socket onto the multiplexer with a TLS session on
+/// the host: its ends as [`attach`]'s, and the handshake to await.
+pub(crate) fn attach_tls(
+    socket: &wit::TcpSocket,
+    peer: SocketAddr,
+    role: &TlsRole,
+) -> Result<(Receiver, Sender, Guard, HandshakeDone)> {
+    let driver = driver().ok_or_else(no_tls)?;
+    let attached = match driver.mux.borrow().as_ref() {
+        Some(mux) => mux.attach_tls(socket, role),
+        None => return Err(no_tls()),
+    };
+    let token = attached.map_err(|e| tls_refused(e, peer))?;
+    let (rx, tx, guard) = add_conn(driver, token, peer, Handshake::Running(None));
+    let done = HandshakeDone(guard.0.clone());
+    Ok((rx, tx, guard, done))
+}
+
+/// Whether the host would take `role` (its identity or CA bundle, its
+/// server name), before any socket is made for it.
+pub(crate) fn check_tls(role: &TlsRole) -> Result<()> {
+    let driver = driver().ok_or_else(no_tls)?;
+    let checked = match driver.mux.borrow().as_ref() {
+        Some(mux) => mux.check_tls(role),
+        None => return Err(no_tls()),
+    };
+    let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
+    checked.map_err(|e| tls_refused(e, unknown))
+}
+
+fn no_tls() -> Error {
+    Error::ssl(
+        SslErrorKind::Config,
+        "TLS needs the host's socket multiplexer (the SDK's host-mux feature; \
+         ASYNCIO_MUX=0 turns it off)",
+    )
+}
+
+fn tls_refused(refused: TlsRefused, peer: SocketAddr) -> Error {
+    match refused {
+        TlsRefused::NotGranted(why) => Error::new(crate::errors::ErrorKind::PermissionDenied(why)),
+        TlsRefused::Invalid(why) => Error::ssl(SslErrorKind::Config, why),
+        TlsRefused::Socket(code) => socket_error(code, Action::Connect, peer),
+    }
+}
+
+/// A TLS connection's handshake, to await.
+pub(crate) struct HandshakeDone(Rc<Conn>);
+
+impl Future for HandshakeDone {
+    type Output = Result<Rc<SslObject>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(e) = runtime::take_cancel() {
+            return Poll::Ready(Err(e));
+        }
+        let mut tls = self.0.tls.borrow_mut();
+        match &mut *tls {
+            Handshake::Plain => Poll::Ready(Err(Error::runtime("not a TLS connection"))),
+            Handshake::Running(waiter) => {
+                runtime::store_waker(waiter, cx.waker());
+                runtime::set_awaiting(Awaiting::Io {
+                    what: "a TLS handshake",
+                });
+                Poll::Pending
+            }
+            Handshake::Done(info) => Poll::Ready(Ok(info.clone())),
+            Handshake::Failed(e) => Poll::Ready(Err(e.clone())),
+        }
+    }
+}
+
+fn add_conn(
+    driver: Rc<Driver>,
+    token: u32,
+    peer: SocketAddr,
+    tls: Handshake,
+) -> (Receiver, Sender, Guard) {
     let conn = Rc::new(Conn {
         token,
         driver: driver.clone(),
@@ -511,12 +654,13 @@ pub(crate) fn attach(
         sending: Cell::new(true),
         held: Cell::new(true),
         aborted: Cell::new(false),
+        tls: RefCell::new(tls),
     });
     driver
         .conns
         .borrow_mut()
         .insert(token, Rc::downgrade(&conn));
-    Some((Receiver(conn.clone()), Sender(conn.clone()), Guard(conn)))
+    (Receiver(conn.clone()), Sender(conn.clone()), Guard(conn))
 }
 
 /// The driver task: a read of `incoming` always pending, and a write of

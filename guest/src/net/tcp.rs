@@ -7,9 +7,11 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use super::{Action, family, from_wit, host_call, socket_error, to_wit};
+use crate::bindings::aio::host::mux::{TlsClient, TlsRole, TlsServer};
 use crate::bindings::wasi::sockets::types as wit;
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 use crate::runtime::{self, task::Awaiting};
+use crate::ssl::{Role, SslContext, SslErrorKind};
 use crate::streams::reader::CloseSignal;
 use crate::streams::writer::WriterHandle;
 use crate::streams::{StreamReader, StreamWriter};
@@ -91,6 +93,118 @@ pub(crate) fn wire(socket: wit::TcpSocket, limit: usize) -> Wired {
     let reader = StreamReader::from_stream_with(rx, end, closer.clone()).with_limit(limit);
     let writer = StreamWriter::from_socket_stream(tx, local, peer, Rc::new(socket), closer.clone());
     with_handle(reader, writer, closer)
+}
+
+/// A connected socket as [`wire`]'s reader, writer and handle, with a TLS
+/// session on the host (`ctx`; `host` is the server's name unless the
+/// context names another): the handshake is under way, to await with
+/// [`secure`].
+pub(crate) fn wire_tls(
+    socket: wit::TcpSocket,
+    limit: usize,
+    ctx: &SslContext,
+    host: &str,
+) -> Result<(Wired, Handshake)> {
+    let role = tls_role(ctx, host);
+    let local = socket.get_local_address().ok().map(from_wit);
+    let peer = socket.get_remote_address().ok().map(from_wit);
+    let reset_peer = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    #[cfg(feature = "host-mux")]
+    {
+        let (inbox, outbox, guard, done) = super::mux::attach_tls(&socket, reset_peer, &role)?;
+        drop(socket);
+        let closer = Rc::new(CloseSignal::default());
+        let reader = StreamReader::from_inbox(Box::new(inbox), closer.clone()).with_limit(limit);
+        let writer =
+            StreamWriter::from_outbox(Rc::new(outbox), local, peer, Rc::new(guard), closer.clone());
+        let handshake = Handshake {
+            done,
+            timeout: ctx.handshake_timeout,
+            peer: reset_peer,
+        };
+        Ok((with_handle(reader, writer, closer), handshake))
+    }
+    #[cfg(not(feature = "host-mux"))]
+    {
+        let _ = (socket, limit, role, local);
+        Err(Error::ssl(
+            SslErrorKind::Config,
+            format!("TLS to {reset_peer} needs the SDK's host-mux feature"),
+        ))
+    }
+}
+
+/// Whether the host would take `ctx` for a connection to `host` (its
+/// identity or CA bundle granted, the server name valid).
+pub(crate) fn check_tls(ctx: &SslContext, host: &str) -> Result<()> {
+    #[cfg(feature = "host-mux")]
+    {
+        super::mux::check_tls(&tls_role(ctx, host))
+    }
+    #[cfg(not(feature = "host-mux"))]
+    {
+        let _ = (ctx, host);
+        Err(Error::ssl(
+            SslErrorKind::Config,
+            "TLS needs the SDK's host-mux feature",
+        ))
+    }
+}
+
+/// The role the host plays for `ctx`, connecting to `host`.
+fn tls_role(ctx: &SslContext, host: &str) -> TlsRole {
+    match &ctx.role {
+        Role::Client {
+            ca,
+            server_hostname,
+        } => TlsRole::Client(TlsClient {
+            server_name: server_hostname.clone().unwrap_or_else(|| host.to_owned()),
+            alpn: ctx.alpn.clone(),
+            ca: ca.clone(),
+        }),
+        Role::Server { identity } => TlsRole::Server(TlsServer {
+            identity: identity.clone(),
+            alpn: ctx.alpn.clone(),
+        }),
+    }
+}
+
+/// A TLS connection's handshake under way ([`wire_tls`]).
+pub(crate) struct Handshake {
+    #[cfg(feature = "host-mux")]
+    done: super::mux::HandshakeDone,
+    timeout: std::time::Duration,
+    peer: SocketAddr,
+}
+
+/// Waits for `wired`'s handshake, at most the context's timeout (then the
+/// connection is aborted): the connection, its writer knowing the session.
+pub(crate) async fn secure(wired: Wired, handshake: Handshake) -> Result<Wired> {
+    let (reader, mut writer, handle) = wired;
+    #[cfg(feature = "host-mux")]
+    let result = crate::time::timeout(handshake.timeout, handshake.done).await;
+    #[cfg(not(feature = "host-mux"))]
+    let result: Result<Rc<crate::ssl::SslObject>> = Err(Error::timeout());
+    match result {
+        Ok(info) => {
+            writer.set_ssl_object(info);
+            Ok((reader, writer, handle))
+        }
+        Err(e) if e.is_timeout() => {
+            handle.abort();
+            Err(Error::ssl(
+                SslErrorKind::HandshakeTimeout,
+                format!(
+                    "SSL handshake is taking longer than {:?}: aborting the connection ({})",
+                    handshake.timeout, handshake.peer
+                ),
+            ))
+        }
+        Err(e) => {
+            handle.discard();
+            Err(e)
+        }
+    }
 }
 
 /// A reader and a writer with the handle that closes them.

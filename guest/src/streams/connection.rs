@@ -2,6 +2,7 @@
 
 use crate::errors::{Error, Result};
 use crate::net::{resolve, tcp};
+use crate::ssl::SslContext;
 use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter};
 
 /// Connects to `host`:`port` (asyncio's `open_connection`): an IP literal,
@@ -38,6 +39,43 @@ pub async fn open_connection_with_limit(
         match tcp::connect(addr).await {
             Ok(socket) => {
                 let (reader, writer, _) = tcp::wire(socket, limit);
+                return Ok((reader, writer));
+            }
+            Err(e) if e.is_cancelled() => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::msg(format!("{host}: no address to connect to"))))
+}
+
+/// [`open_connection`] over TLS (asyncio's `open_connection(host, port,
+/// ssl=ctx)`): the host runs the session, verifying the server's
+/// certificate for `host` (or the context's
+/// [`server_hostname`](SslContext::server_hostname)) against its roots.
+/// It returns once the handshake is done; the writer's
+/// [`ssl_object`](StreamWriter::ssl_object) describes the session.
+///
+/// A refused certificate, a failed handshake or one that outlasts the
+/// context's timeout is [`ErrorKind::Ssl`](crate::ErrorKind::Ssl), naming
+/// the cause; the next address of `host` is not tried then (the server
+/// answered).
+pub async fn open_connection_ssl(
+    host: &str,
+    port: u16,
+    ctx: &SslContext,
+) -> Result<(StreamReader, StreamWriter)> {
+    if ctx.is_server() {
+        return Err(Error::value(
+            "open_connection_ssl needs a client SslContext",
+        ));
+    }
+    tcp::check_tls(ctx, host)?;
+    let mut last: Option<Error> = None;
+    for addr in resolve(host, port).await? {
+        match tcp::connect(addr).await {
+            Ok(socket) => {
+                let (wired, handshake) = tcp::wire_tls(socket, DEFAULT_LIMIT, ctx, host)?;
+                let (reader, writer, _) = tcp::secure(wired, handshake).await?;
                 return Ok((reader, writer));
             }
             Err(e) if e.is_cancelled() => return Err(e),

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 use crate::net::{resolve, tcp};
+use crate::ssl::SslContext;
 use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter};
 use crate::sync::Event;
 use crate::tasks::{Task, create_named_task};
@@ -71,7 +72,32 @@ where
     F: std::future::Future<Output = Result<()>> + 'static,
 {
     let handler: ConnHandler = Rc::new(move |r, w, _conn| Box::pin(handler(r, w)) as Handled);
-    serve(handler, host, port, limit).await
+    serve(handler, host, port, limit, None).await
+}
+
+/// [`start_server`] over TLS (asyncio's `start_server(cb, host, port,
+/// ssl=ctx)`): each client's handshake runs on the host with the identity
+/// `ctx` names (`SslContext::server("web")` for `aio run --tls-cert
+/// web=cert.pem,key.pem`), and `handler` runs once it is done. A client
+/// whose handshake fails or outlasts the context's timeout is dropped
+/// (reported to the loop's exception handler in debug mode, as asyncio
+/// logs it).
+pub async fn start_server_ssl<H, F>(
+    handler: H,
+    host: &str,
+    port: u16,
+    ctx: &SslContext,
+) -> Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> F + 'static,
+    F: std::future::Future<Output = Result<()>> + 'static,
+{
+    if !ctx.is_server() {
+        return Err(Error::value("start_server_ssl needs a server SslContext"));
+    }
+    tcp::check_tls(ctx, host)?;
+    let handler: ConnHandler = Rc::new(move |r, w, _conn| Box::pin(handler(r, w)) as Handled);
+    serve(handler, host, port, DEFAULT_LIMIT, Some(ctx.clone())).await
 }
 
 /// What a server runs for each accepted client: streams
@@ -87,6 +113,7 @@ pub(crate) async fn serve(
     host: &str,
     port: u16,
     limit: usize,
+    tls: Option<SslContext>,
 ) -> Result<Server> {
     let mut listeners = Vec::new();
     for addr in resolve(host, port).await? {
@@ -104,7 +131,7 @@ pub(crate) async fn serve(
         .map(|listener| {
             create_named_task(
                 format!("server {}", listener.local()),
-                accept_loop(inner.clone(), listener, handler.clone(), limit),
+                accept_loop(inner.clone(), listener, handler.clone(), limit, tls.clone()),
             )
         })
         .collect();
@@ -168,6 +195,7 @@ async fn accept_loop(
     mut listener: tcp::Listener,
     handler: ConnHandler,
     limit: usize,
+    tls: Option<SslContext>,
 ) -> Result<()> {
     loop {
         let sockets = listener.accept().await?;
@@ -175,7 +203,16 @@ async fn accept_loop(
             return Ok(());
         }
         for socket in sockets {
-            let (reader, writer, conn) = tcp::wire(socket, limit);
+            let (wired, handshake) = match &tls {
+                None => (tcp::wire(socket, limit), None),
+                Some(ctx) => match tcp::wire_tls(socket, limit, ctx, "") {
+                    Ok((wired, handshake)) => (wired, Some(handshake)),
+                    // The server's context is refused (an identity the host
+                    // does not hold): so will every client's be.
+                    Err(e) => return Err(e),
+                },
+            };
+            let conn = wired.2.clone();
             let id = {
                 let mut s = inner.state.borrow_mut();
                 let id = s.next_client;
@@ -183,10 +220,23 @@ async fn accept_loop(
                 s.clients.insert(id, conn.clone());
                 id
             };
-            let serve = handler(reader, writer, conn.clone());
+            let handler = handler.clone();
             let server = Rc::downgrade(&inner);
             drop(create_named_task("connection handler", async move {
-                let result = serve.await;
+                let (reader, writer, _) = match handshake {
+                    None => wired,
+                    Some(handshake) => match tcp::secure(wired, handshake).await {
+                        Ok(wired) => wired,
+                        Err(e) => {
+                            crate::debug::report_error("SSL handshake failed", &e);
+                            if let Some(inner) = server.upgrade() {
+                                inner.client_gone(id);
+                            }
+                            return Ok(());
+                        }
+                    },
+                };
+                let result = handler(reader, writer, conn.clone()).await;
                 // The handler dropped its writer: the connection is done
                 // once the buffered bytes are out.
                 conn.writer.closed().await;

@@ -52,7 +52,7 @@ async fn server(
             drive(transport, reader).await
         }) as Handled
     });
-    serve(handler, host, port, DEFAULT_LIMIT).await
+    serve(handler, host, port, DEFAULT_LIMIT, None).await
 }
 
 impl Loop {

@@ -44,6 +44,9 @@ struct Shared {
     drops: Mutex<DropLimiter>,
     /// Numbers the run's UDP sockets.
     next_socket: AtomicU64,
+    /// The TLS identities and CA bundles the run was given.
+    #[cfg(feature = "tls")]
+    tls: super::tls::TlsGrant,
 }
 
 impl Drop for Shared {
@@ -70,7 +73,33 @@ impl NetAccess {
                 ports: ports.map(|p| (p, Mutex::new(HashMap::new()))),
                 drops: Mutex::new(DropLimiter::new(Instant::now())),
                 next_socket: AtomicU64::new(1),
+                #[cfg(feature = "tls")]
+                tls: super::tls::TlsGrant::default(),
             }),
+        }
+    }
+
+    /// With the run's TLS identities and CA bundles (before any socket
+    /// shares the access).
+    #[cfg(feature = "tls")]
+    pub(crate) fn with_tls(mut self, tls: super::tls::TlsGrant) -> NetAccess {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.tls = tls;
+        }
+        self
+    }
+
+    /// The run's TLS identities and CA bundles.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls(&self) -> &super::tls::TlsGrant {
+        &self.shared.tls
+    }
+
+    /// Writes one capability use to the audit hook, if there is one.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn audit(&self, used: CapabilityUse) {
+        if let Some(hook) = &self.shared.audit {
+            hook(&AuditEvent::Capability(used));
         }
     }
 

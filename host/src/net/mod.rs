@@ -51,6 +51,8 @@ mod sys;
 mod tcp;
 #[cfg(test)]
 mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod udp;
 pub(crate) mod wasi;
 

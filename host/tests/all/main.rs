@@ -42,6 +42,7 @@ mod runner;
 mod signals;
 mod sync;
 mod tasks;
+mod tls;
 mod transports;
 mod util;
 mod wit;

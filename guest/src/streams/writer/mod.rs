@@ -16,6 +16,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::errors::{Error, Result};
 use crate::runtime::{self, task::Awaiting};
+use crate::ssl::SslObject;
 use crate::streams::channel::{OutState, Outbox};
 use crate::streams::reader::CloseSignal;
 
@@ -53,6 +54,8 @@ pub struct StreamWriter {
     /// The socket's addresses (`get_extra_info("sockname")`/`"peername"`).
     sockname: Option<SocketAddr>,
     peername: Option<SocketAddr>,
+    /// A TLS connection's session (`get_extra_info("ssl_object")`).
+    ssl: Option<Rc<SslObject>>,
 }
 
 impl std::fmt::Debug for StreamWriter {
@@ -94,6 +97,7 @@ impl StreamWriter {
             shared,
             sockname: None,
             peername: None,
+            ssl: None,
         }
     }
 
@@ -143,6 +147,17 @@ impl StreamWriter {
     /// `None` for a pipe.
     pub fn sockname(&self) -> Option<SocketAddr> {
         self.sockname
+    }
+
+    /// A TLS connection's session: version, cipher, ALPN protocol and the
+    /// peer's certificate (asyncio's `get_extra_info("ssl_object")`,
+    /// `"cipher"`, `"peercert"`); `None` without TLS.
+    pub fn ssl_object(&self) -> Option<&SslObject> {
+        self.ssl.as_deref()
+    }
+
+    pub(crate) fn set_ssl_object(&mut self, ssl: Rc<SslObject>) {
+        self.ssl = Some(ssl);
     }
 
     /// Closes at once, dropping whatever is buffered (a transport's

@@ -1,7 +1,7 @@
 //! The `incoming` stream: events, then the ready connections' data.
 
+use super::ends::Got;
 use super::{HEADER, READ_SHARE, SIDE_RECEIVE, Shared, from_host, lock, put_header};
-use crate::net::tcp::Received;
 use crate::streams::answer;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -51,12 +51,13 @@ impl Incoming {
         let mut pos = 0;
         {
             let mut ready = lock(&shared.ready);
-            while let Some((frame, len)) = ready.events.front() {
-                if buf.len() - pos < *len {
+            while let Some(event) = ready.events.front() {
+                let frame = event.bytes();
+                if buf.len() - pos < frame.len() {
                     return pos;
                 }
-                buf[pos..pos + len].copy_from_slice(&frame[..*len]);
-                pos += len;
+                buf[pos..pos + frame.len()].copy_from_slice(frame);
+                pos += frame.len();
                 ready.events.pop_front();
             }
         }
@@ -82,7 +83,7 @@ impl Incoming {
             let body = &mut buf[pos + HEADER..pos + HEADER + cap];
             match rx.poll_receive(&mut cx, body) {
                 Poll::Pending => {}
-                Poll::Ready(Received::Data(n)) => {
+                Poll::Ready(Got::Data(n)) => {
                     put_header(&mut buf[pos..], token, from_host::DATA, n);
                     pos += HEADER + n;
                     // A full share may have more behind it; a short read
@@ -92,15 +93,37 @@ impl Incoming {
                         conn.token.queue(shared, false);
                     }
                 }
-                Poll::Ready(Received::Eof) => {
+                Poll::Ready(Got::Eof) => {
                     put_header(&mut buf[pos..], token, from_host::EOF, 0);
                     pos += HEADER;
                     conn.rx = None;
                 }
-                Poll::Ready(Received::Failed) => {
+                Poll::Ready(Got::Failed) => {
                     conn.rx = None;
                     // After this read, with the code.
                     shared.failed(token, SIDE_RECEIVE, &mut conn.rx_result);
+                }
+                Poll::Ready(Got::Secured(body)) => {
+                    // Before any of the connection's data, so in this read
+                    // (the body is small), or first in the next one.
+                    let frame = HEADER + body.len();
+                    if buf.len() - pos >= frame {
+                        put_header(&mut buf[pos..], token, from_host::SECURED, body.len());
+                        buf[pos + HEADER..pos + frame].copy_from_slice(&body);
+                        pos += frame;
+                        // Data may have come with the handshake's last flight.
+                        conn.token.queue(shared, false);
+                    } else {
+                        // First in the next read, before the data: this
+                        // read ends here.
+                        shared.event(token, from_host::SECURED, &body);
+                        conn.token.queue(shared, false);
+                        break;
+                    }
+                }
+                Poll::Ready(Got::TlsFailed(body)) => {
+                    conn.rx = None;
+                    shared.event(token, from_host::TLS_ERROR, &body);
                 }
             }
         }

@@ -25,13 +25,15 @@
 //!   no more data frames are taken: a guest that ignores its write
 //!   buffer's size stalls only itself, and its bytes stay in its memory.
 
+mod ends;
 mod incoming;
 mod outgoing;
 
+pub(crate) use ends::{RxEnd, TxEnd};
 pub(crate) use incoming::Incoming;
 pub(crate) use outgoing::Outgoing;
 
-use super::tcp::{Halves, ReceiveProducer, ResultRx, SendConsumer};
+use super::tcp::{Halves, ResultRx};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -48,6 +50,8 @@ mod from_host {
     pub(super) const ERROR: u8 = 2;
     pub(super) const QUEUED: u8 = 3;
     pub(super) const SYNC: u8 = 4;
+    pub(super) const SECURED: u8 = 5;
+    pub(super) const TLS_ERROR: u8 = 6;
 }
 
 /// Frame kinds from the guest (wit/mux.wit).
@@ -101,8 +105,21 @@ struct Shared {
     closed: AtomicBool,
 }
 
-/// A small frame: no data, or a body of at most eight bytes.
-type Event = ([u8; HEADER + 8], usize);
+/// A frame that is not data: most have no body, or one of at most eight
+/// bytes; a TLS error's is longer.
+enum Event {
+    Small([u8; HEADER + 8], usize),
+    Large(Vec<u8>),
+}
+
+impl Event {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Event::Small(frame, len) => &frame[..*len],
+            Event::Large(frame) => frame,
+        }
+    }
+}
 
 #[derive(Default)]
 struct Ready {
@@ -136,7 +153,7 @@ struct Attached {
     /// The resource-table entry that counts this connection against the
     /// store's handle limit.
     handle: u32,
-    rx: Option<ReceiveProducer>,
+    rx: Option<RxEnd>,
     /// How receiving ended (an error's code).
     rx_result: ResultRx,
     /// The guest asked for no more data for now.
@@ -150,7 +167,7 @@ struct Attached {
 /// A connection's send side and what waits for it.
 struct Tx {
     token: u32,
-    consumer: Option<SendConsumer>,
+    consumer: Option<TxEnd>,
     /// How sending ended (an error's code).
     result: ResultRx,
     queue: VecDeque<u8>,
@@ -256,12 +273,20 @@ impl Shared {
     /// Delivers `kind` (with `body`, at most eight bytes) about `token`
     /// before any more data, waking the reader.
     fn event(&self, token: u32, kind: u8, body: &[u8]) {
-        let mut frame = [0; HEADER + 8];
-        put_header(&mut frame, token, kind, body.len());
-        frame[HEADER..HEADER + body.len()].copy_from_slice(body);
+        let event = if body.len() <= 8 {
+            let mut frame = [0; HEADER + 8];
+            put_header(&mut frame, token, kind, body.len());
+            frame[HEADER..HEADER + body.len()].copy_from_slice(body);
+            Event::Small(frame, HEADER + body.len())
+        } else {
+            let mut frame = vec![0; HEADER];
+            put_header(&mut frame, token, kind, body.len());
+            frame.extend_from_slice(body);
+            Event::Large(frame)
+        };
         let reader = {
             let mut ready = lock(&self.ready);
-            ready.events.push_back((frame, HEADER + body.len()));
+            ready.events.push_back(event);
             ready.producer.take()
         };
         if let Some(w) = reader {
@@ -350,6 +375,20 @@ impl Mux {
     /// back.
     pub(crate) fn attach(&self, halves: Halves, handle: u32) -> Option<u32> {
         let ((rx, rx_result), (tx, tx_result)) = halves;
+        self.attach_ends(
+            (RxEnd::Tcp(rx), rx_result),
+            (TxEnd::Tcp(tx), tx_result),
+            handle,
+        )
+    }
+
+    /// [`attach`](Self::attach) for ends of any kind (a TLS session's).
+    pub(crate) fn attach_ends(
+        &self,
+        (rx, rx_result): (RxEnd, ResultRx),
+        (tx, tx_result): (TxEnd, ResultRx),
+        handle: u32,
+    ) -> Option<u32> {
         let mut conns = lock(&self.shared.conns);
         let index = match conns.free.pop() {
             Some(i) => i,

@@ -97,7 +97,7 @@ impl Outgoing {
             }
             from_guest::CLOSE => {
                 if let Some(conn) = conns.remove(token) {
-                    end_sending(&conn.tx);
+                    self.end_sending(&conn.tx);
                 }
             }
             from_guest::ABORT => {
@@ -113,7 +113,7 @@ impl Outgoing {
             }
             from_guest::SHUTDOWN => {
                 if let Some(conn) = conns.get(token) {
-                    end_sending(&conn.tx);
+                    self.end_sending(&conn.tx);
                 }
             }
             from_guest::SYNC_PLEASE => self.sync_asked.store(true, Ordering::Relaxed),
@@ -158,12 +158,13 @@ impl Outgoing {
                     Poll::Pending => break,
                 }
             }
-            if body.is_empty() {
+            if body.is_empty() && !consumer.has_backlog() {
                 return;
             }
-            t.flushing = true;
-            let task = tokio::spawn(flush(tx.clone(), Arc::downgrade(&self.shared)));
-            t.flusher = Some(task.abort_handle());
+            self.start_flush(tx, &mut t);
+        }
+        if body.is_empty() {
+            return;
         }
         t.queue.extend(body);
         self.shared.pending.fetch_add(body.len(), Ordering::Relaxed);
@@ -171,20 +172,34 @@ impl Outgoing {
     }
 }
 
+impl Outgoing {
+    /// Starts the task that sends `t`'s queue (and what its end holds) as
+    /// the socket takes it.
+    fn start_flush(&self, tx: &Arc<Mutex<Tx>>, t: &mut Tx) {
+        t.flushing = true;
+        let task = tokio::spawn(flush(tx.clone(), Arc::downgrade(&self.shared)));
+        t.flusher = Some(task.abort_handle());
+    }
+
+    /// Ends a connection's send side once what waits for it is sent: the
+    /// end's own closing (a TLS `close_notify`) and then the FIN the send
+    /// half's drop sends.
+    fn end_sending(&self, tx: &Arc<Mutex<Tx>>) {
+        let mut t = lock(tx);
+        t.closing = true;
+        if !t.flushing {
+            match &t.consumer {
+                Some(c) if c.closes_async() => self.start_flush(tx, &mut t),
+                _ => t.consumer = None,
+            }
+        }
+    }
+}
+
 /// Tells the guest how much of `t`'s data waits on the host.
 fn queued(shared: &Shared, t: &Tx) {
     let n = u32::try_from(t.queue.len()).unwrap_or(u32::MAX);
     shared.event(t.token, from_host::QUEUED, &n.to_le_bytes());
-}
-
-/// Ends a connection's send side once what waits for it is sent (the send
-/// half's drop sends the FIN).
-fn end_sending(tx: &Arc<Mutex<Tx>>) {
-    let mut t = lock(tx);
-    t.closing = true;
-    if !t.flushing {
-        t.consumer = None;
-    }
 }
 
 /// Sends a connection's queue as its socket takes it, saying `queued` as
@@ -195,7 +210,19 @@ async fn flush(tx: Arc<Mutex<Tx>>, shared: Weak<Shared>) {
         let t = &mut *guard;
         loop {
             let sent = match t.consumer.as_mut() {
-                Some(_) if t.queue.is_empty() => break,
+                Some(consumer) if t.queue.is_empty() => {
+                    // What the end holds goes too (and its close).
+                    let done = if t.closing {
+                        consumer.poll_close(cx)
+                    } else {
+                        consumer.poll_flush(cx)
+                    };
+                    match done {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(true) => break,
+                        Poll::Ready(false) => Poll::Ready(Sent::Failed),
+                    }
+                }
                 Some(consumer) => consumer.poll_send(cx, t.queue.as_slices().0),
                 // Aborted: the queue was dropped with it.
                 None => break,

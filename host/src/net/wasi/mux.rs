@@ -1,6 +1,8 @@
 //! Glue: the generated `aio:host/mux` traits over [`crate::net::mux`].
 
 use super::{Sockets, SocketsView, ours};
+#[cfg(feature = "tls")]
+use crate::audit::CapabilityUse;
 use crate::bindings::aio::host::mux as wit;
 use crate::net::mux::Mux;
 use crate::net::tcp::TcpSocket;
@@ -49,12 +51,134 @@ impl wit::HostMux for SocketsView<'_> {
         }
     }
 
+    fn attach_tls(
+        &mut self,
+        mux: Resource<Mux>,
+        socket: Resource<WasiTcp>,
+        role: wit::TlsRole,
+    ) -> wasmtime::Result<Result<u32, wit::TlsRefused>> {
+        #[cfg(feature = "tls")]
+        {
+            self.attach_tls_session(mux, socket, role)
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = (mux, socket, role);
+            Ok(Err(without_tls()))
+        }
+    }
+
+    fn check_tls(
+        &mut self,
+        mux: Resource<Mux>,
+        role: wit::TlsRole,
+    ) -> wasmtime::Result<Result<(), wit::TlsRefused>> {
+        let _ = mux;
+        #[cfg(feature = "tls")]
+        {
+            Ok(self.tls_session(role).map(|_| ()))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = role;
+            Ok(Err(without_tls()))
+        }
+    }
+
     fn drop(&mut self, mux: Resource<Mux>) -> wasmtime::Result<()> {
         let mux = self.table.delete(mux)?;
         for handle in mux.take_all_handles() {
             self.table.delete(Resource::<MuxConn>::new_own(handle))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn without_tls() -> wit::TlsRefused {
+    wit::TlsRefused::Invalid("this host was built without TLS (aio-host's `tls` feature)".into())
+}
+
+#[cfg(feature = "tls")]
+impl SocketsView<'_> {
+    /// A new session for `role`, or why not (a refusal is audited).
+    fn tls_session(
+        &self,
+        role: wit::TlsRole,
+    ) -> Result<(rustls::Connection, crate::net::tls::Role), wit::TlsRefused> {
+        use crate::net::tls::{Refusal, Role};
+        let role = match role {
+            wit::TlsRole::Client(c) => Role::Client {
+                server_name: c.server_name,
+                alpn: c.alpn,
+                ca: c.ca,
+            },
+            wit::TlsRole::Server(s) => Role::Server {
+                identity: s.identity,
+                alpn: s.alpn,
+            },
+        };
+        let Some(net) = self.net else {
+            let why = "TLS needs a network grant (--allow-net or --allow-listen)";
+            return Err(wit::TlsRefused::NotGranted(why.into()));
+        };
+        match net.tls().session(&role) {
+            Ok(tls) => Ok((tls, role)),
+            Err(Refusal::NotGranted {
+                capability,
+                target,
+                flag,
+            }) => {
+                let message = format!("TLS {capability} {target:?} is not granted (add {flag})");
+                net.audit(CapabilityUse::denied(capability, target, flag));
+                Err(wit::TlsRefused::NotGranted(message))
+            }
+            Err(Refusal::Invalid(why)) => Err(wit::TlsRefused::Invalid(why)),
+        }
+    }
+
+    fn attach_tls_session(
+        &mut self,
+        mux: Resource<Mux>,
+        socket: Resource<WasiTcp>,
+        role: wit::TlsRole,
+    ) -> wasmtime::Result<Result<u32, wit::TlsRefused>> {
+        use crate::net::mux::{RxEnd, TxEnd};
+        use crate::net::tls::Session;
+        let (tls, role) = match self.tls_session(role) {
+            Ok(made) => made,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        // (A session exists only under some network grant.)
+        let Some(net) = self.net else {
+            return Ok(Err(wit::TlsRefused::Socket(ErrorCode::AccessDenied)));
+        };
+        for handle in self.table.get(&mux)?.take_released() {
+            self.table.delete(Resource::<MuxConn>::new_own(handle))?;
+        }
+        let handle = self.table.push(MuxConn)?;
+        let ours = self.table.get_mut(&ours::<_, TcpSocket>(&socket))?;
+        let peer = ours.remote_address().ok();
+        let halves = match ours.take_halves() {
+            Ok(halves) => halves,
+            Err(e) => {
+                self.table.delete(handle)?;
+                return Ok(Err(wit::TlsRefused::Socket(e.into())));
+            }
+        };
+        let ((rx, rx_result), (tx, tx_result)) =
+            Session::start(tls, halves, Some((net.clone(), &role, peer)));
+        let rx = (RxEnd::Tls(rx), rx_result);
+        let tx = (TxEnd::Tls(tx), tx_result);
+        match self.table.get(&mux)?.attach_ends(rx, tx, handle.rep()) {
+            Some(token) => Ok(Ok(token)),
+            None => {
+                self.table.delete(handle)?;
+                Ok(Err(wit::TlsRefused::Socket(ErrorCode::Other(Some(
+                    "too many connections on one mux".into(),
+                )))))
+            }
+        }
     }
 }
 

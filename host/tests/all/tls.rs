@@ -1,0 +1,403 @@
+//! TLS on the host (`open_connection_ssl`, `start_server_ssl`) against
+//! real peers on loopback: Python's asyncio with `ssl`, and OpenSSL's
+//! `s_server` and `s_client`. Certificates are made here, with rcgen: a
+//! test CA, a leaf for `localhost` and 127.0.0.1 it signed, an expired
+//! leaf, and a self-signed one.
+
+use crate::util::{aio, scratch_dir};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+use test_artifacts::*;
+
+check_suite!(tls);
+
+/// The project's peers (openssl, python3), installed once if missing.
+static TOOLS: LazyLock<()> = LazyLock::new(|| {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/ensure-test-tools");
+    let status = Command::new(script)
+        .status()
+        .expect("run ensure-test-tools");
+    assert!(status.success(), "scripts/ensure-test-tools failed");
+});
+
+/// The test certificates, as PEM files in a scratch directory.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_str().unwrap().to_owned()
+    }
+}
+
+fn pki(test: &str) -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let dir = scratch_dir(test);
+    let write = |name: &str, pem: String| std::fs::write(dir.join(name), pem).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "aio test CA");
+    write("ca.pem", ca.self_signed(&ca_key).unwrap().pem());
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf = |name: &str, expired: bool| {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+        p.distinguished_name.push(DnType::CommonName, "localhost");
+        if expired {
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        write(
+            &format!("{name}.pem"),
+            p.signed_by(&key, &issuer).unwrap().pem(),
+        );
+        write(&format!("{name}.key"), key.serialize_pem());
+    };
+    leaf("leaf", false);
+    leaf("expired", true);
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    p.distinguished_name.push(DnType::CommonName, "localhost");
+    write("self.pem", p.self_signed(&key).unwrap().pem());
+    write("self.key", key.serialize_pem());
+    Pki { dir }
+}
+
+/// A peer process, killed and reaped when dropped (even by a failing
+/// test); `port` is the first line it printed.
+struct Peer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn peer_script() -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/tls_peer.py");
+    p.to_str().unwrap().to_owned()
+}
+
+/// Python's asyncio as a server: `tls_peer.py ARGS`.
+fn python_server(args: &[&str]) -> Peer {
+    LazyLock::force(&TOOLS);
+    let mut child = Command::new("python3")
+        .arg(peer_script())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("the peer said {line:?}, not its port")
+    });
+    Peer { child, port }
+}
+
+/// `aio run` of the TLS client against 127.0.0.1:PORT, with the test CA
+/// granted as `test`, and these client flags.
+fn client(pki: &Pki, port: u16, flags: &[&str]) -> crate::util::Aio {
+    aio(&[
+        "run",
+        &format!("--allow-net=127.0.0.1:{port}"),
+        &format!("--tls-ca=test={}", pki.path("ca.pem")),
+        "--timeout=20s",
+        TLS_CLIENT,
+        "--",
+        "127.0.0.1",
+        &port.to_string(),
+    ]
+    .iter()
+    .copied()
+    .chain(flags.iter().copied())
+    .collect::<Vec<_>>())
+}
+
+#[test]
+fn tls_client() {
+    let pki = pki("tls_client");
+    let server = python_server(&[
+        "server",
+        &pki.path("leaf.pem"),
+        &pki.path("leaf.key"),
+        "http/1.1",
+    ]);
+    let log = pki.dir.join("audit.jsonl");
+    aio(&[
+        "run",
+        &format!("--allow-net=127.0.0.1:{}", server.port),
+        &format!("--tls-ca=test={}", pki.path("ca.pem")),
+        &format!("--audit-log={}", log.display()),
+        TLS_CLIENT,
+        "--",
+        "127.0.0.1",
+        &server.port.to_string(),
+        "--ca",
+        "test",
+        "--alpn",
+        "h2,http/1.1",
+    ])
+    .status(0)
+    .stdout_is(
+        "secured: TLSv1.3 alpn=Some(\"http/1.1\") subject=Some(\"CN=localhost\") \
+         issuer=Some(\"CN=aio test CA\") san=[\"DNS:localhost\", \"IP Address:127.0.0.1\"] \
+         expires=true\n\
+         cipher named: true\n\
+         echo: hello\n",
+    );
+    let audit = std::fs::read_to_string(&log).unwrap();
+    let line = audit
+        .lines()
+        .find(|l| l.contains("\"tls.connect\""))
+        .unwrap_or_else(|| panic!("no tls.connect line in {audit}"));
+    assert!(line.contains("127.0.0.1"), "{line}");
+    assert!(line.contains("TLSv1_3"), "{line}");
+    assert!(line.contains("alpn http/1.1"), "{line}");
+}
+
+/// Every way a client's handshake is refused ends in an SSL error that
+/// names the cause.
+#[test]
+fn tls_client_refusals() {
+    let pki = pki("tls_client_refusals");
+    let good = python_server(&["server", &pki.path("leaf.pem"), &pki.path("leaf.key")]);
+    let expired = python_server(&["server", &pki.path("expired.pem"), &pki.path("expired.key")]);
+    let selfsigned = python_server(&["server", &pki.path("self.pem"), &pki.path("self.key")]);
+    let silent = python_server(&["silent"]);
+    let cases: [(&str, &Peer, &[&str], &str); 6] = [
+        (
+            "wrong name",
+            &good,
+            &["--ca", "test", "--name", "example.com"],
+            "ssl error CertVerification: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify \
+             failed: hostname mismatch, certificate is not valid for \"example.com\" (it names \
+             DNS:localhost, IP Address:127.0.0.1) (127.0.0.1:",
+        ),
+        (
+            "unknown CA (the webpki roots)",
+            &good,
+            &[],
+            "ssl error CertVerification: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify \
+             failed: unable to get local issuer certificate",
+        ),
+        (
+            "expired",
+            &expired,
+            &["--ca", "test"],
+            "ssl error CertVerification: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify \
+             failed: certificate has expired",
+        ),
+        (
+            "self-signed",
+            &selfsigned,
+            &["--ca", "test"],
+            "ssl error CertVerification: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify \
+             failed: unable to get local issuer certificate",
+        ),
+        (
+            "a CA bundle not granted",
+            &good,
+            &["--ca", "nope"],
+            "permission denied: permission denied: TLS tls.ca \"nope\" is not granted \
+             (add --tls-ca nope=FILE)",
+        ),
+        (
+            "a peer that never answers",
+            &silent,
+            &["--ca", "test", "--timeout-ms", "300"],
+            "ssl error HandshakeTimeout: [SSL: HANDSHAKE_TIMEOUT] SSL handshake is taking \
+             longer than 300ms: aborting the connection",
+        ),
+    ];
+    for (what, peer, flags, expected) in cases {
+        let ran = client(&pki, peer.port, flags).status(0);
+        let out = ran.stdout();
+        assert!(
+            out.starts_with(expected),
+            "{what}: expected {expected:?}, got {out:?}"
+        );
+    }
+}
+
+/// The guest as a TLS server, for Python's client and OpenSSL's.
+#[test]
+fn tls_server() {
+    LazyLock::force(&TOOLS);
+    let pki = pki("tls_server");
+    let mut guest = Killed(
+        Command::new(env!("CARGO_BIN_EXE_aio"))
+            .args([
+                "run",
+                "--timeout=30s",
+                "--allow-listen=127.0.0.1:0",
+                &format!(
+                    "--tls-cert=web={},{}",
+                    pki.path("leaf.pem"),
+                    pki.path("leaf.key")
+                ),
+                TLS_SERVER,
+                "--",
+                "web",
+                "2",
+                "--alpn",
+                "http/1.1",
+            ])
+            .env("AIO_CACHE_DIR", crate::util::cache_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start aio"),
+    );
+    let mut out = BufReader::new(guest.0.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+
+    // Python's asyncio client, verifying the guest's certificate.
+    let py = Command::new("python3")
+        .args([&peer_script(), "client", &port, &pki.path("ca.pem")])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&py.stdout);
+    assert!(
+        py.status.success(),
+        "python: {said} {}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let mut lines = said.lines();
+    assert!(lines.next().unwrap().starts_with("TLSv1.3 TLS_"), "{said}");
+    assert_eq!(lines.next(), Some("hello"));
+
+    // OpenSSL's client: verification and the protocol it agreed.
+    let ossl = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr,
+            "-CAfile",
+            &pki.path("ca.pem"),
+            "-verify_return_error",
+            "-verify_hostname",
+            "localhost",
+            "-alpn",
+            "http/1.1",
+            "-brief",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&ossl.stderr).into_owned() + &String::from_utf8_lossy(&ossl.stdout);
+    assert!(said.contains("Verification: OK"), "{said}");
+    assert!(said.contains("Protocol version: TLSv1.3"), "{said}");
+
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(guest.0.wait().unwrap().success());
+    assert_eq!(
+        rest,
+        "client: TLSv1.3 alpn=None peer cert=false\n\
+         client: TLSv1.3 alpn=Some(\"http/1.1\") peer cert=false\n\
+         served 2\n"
+    );
+}
+
+/// A child killed and reaped when dropped (a failing assertion included).
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A server identity the host was not given is refused when the server
+/// starts, naming the flag.
+#[test]
+fn tls_server_identity_not_granted() {
+    aio(&[
+        "run",
+        "--allow-listen=127.0.0.1:0",
+        TLS_SERVER,
+        "--",
+        "nope",
+        "1",
+    ])
+    .status(0)
+    .stdout_is(
+        "error: permission denied: TLS tls.identity \"nope\" is not granted \
+         (add --tls-cert nope=CERT,KEY)\n",
+    );
+}
+
+/// The guest's client against OpenSSL's own server (`s_server -rev`
+/// answers each line reversed).
+#[test]
+fn tls_client_openssl_server() {
+    LazyLock::force(&TOOLS);
+    let pki = pki("tls_client_openssl_server");
+    let port = free_port();
+    let mut server = Killed(
+        Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+                "-cert",
+                &pki.path("leaf.pem"),
+                "-key",
+                &pki.path("leaf.key"),
+                "-rev",
+                "-naccept",
+                "1",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // s_server says ACCEPT once it listens.
+    let mut out = BufReader::new(server.0.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 || Instant::now() > deadline {
+            panic!("openssl s_server did not start");
+        }
+        if line.starts_with("ACCEPT") {
+            break;
+        }
+    }
+    let ran = client(&pki, port, &["--ca", "test", "--name", "localhost"]).status(0);
+    let said = ran.stdout();
+    assert!(said.starts_with("secured: TLSv1.3"), "{said}");
+    assert!(said.ends_with("echo: olleh\n"), "{said}");
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
