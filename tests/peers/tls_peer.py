@@ -4,6 +4,7 @@
     tls_peer.py silent                       accepts TCP and never answers
     tls_peer.py starttls CERT KEY            plain greeting, then TLS on STARTTLS
     tls_peer.py client PORT CA [NAME]        sends "hello", prints the echo
+    tls_peer.py starttls-client PORT CA      STARTTLS after the greeting, then as client
 
 A server prints its port on the first line of stdout, then serves until
 stdin closes (the test's end), so that it never outlives the test. The
@@ -74,6 +75,27 @@ async def client(port, ca, name="localhost"):
     await writer.wait_closed()
 
 
+async def starttls_client(port, ca):
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(port))
+    print((await reader.readline()).decode().strip(), flush=True)
+    writer.write(b"STARTTLS\n")
+    await writer.drain()
+    print((await reader.readline()).decode().strip(), flush=True)
+    # The TLS handshake at once: the server must not lose it.
+    ctx = ssl.create_default_context(cafile=ca)
+    await writer.start_tls(ctx, server_hostname="localhost")
+    obj = writer.get_extra_info("ssl_object")
+    print(obj.version(), flush=True)
+    writer.write(b"hello\n")
+    await writer.drain()
+    print((await reader.readline()).decode().strip(), flush=True)
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except (ConnectionError, ssl.SSLError):
+        pass
+
+
 def main():
     mode = sys.argv[1]
     if mode == "server":
@@ -85,6 +107,8 @@ def main():
         asyncio.run(serve(starttls))
     elif mode == "client":
         asyncio.run(client(*sys.argv[2:]))
+    elif mode == "starttls-client":
+        asyncio.run(starttls_client(*sys.argv[2:]))
     else:
         sys.exit(f"unknown mode {mode}")
 

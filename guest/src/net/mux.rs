@@ -578,6 +578,37 @@ pub(crate) fn attach_tls(
     Ok((rx, tx, guard, done))
 }
 
+/// Starts TLS on the multiplexed connection whose socket guard is
+/// `guard` (a writer's socket): `received` is what its reader had not
+/// used, and what waits in its inbox follows it to the host as the start
+/// of the handshake. `Err` (nothing changed but the bytes taken, which
+/// come back) if the host refused.
+pub(crate) fn start_tls(
+    guard: &dyn std::any::Any,
+    role: &TlsRole,
+    mut received: Vec<u8>,
+) -> std::result::Result<HandshakeDone, (Error, Vec<u8>)> {
+    let Some(Guard(conn)) = guard.downcast_ref::<Guard>() else {
+        return Err((no_tls(), received));
+    };
+    if !matches!(*conn.tls.borrow(), Handshake::Plain) {
+        let e = Error::runtime("start_tls: the connection has TLS already");
+        return Err((e, received));
+    }
+    received.append(&mut conn.inbox.borrow_mut());
+    let started = match conn.driver.mux.borrow().as_ref() {
+        Some(mux) => mux.start_tls(conn.token, role, &received),
+        None => return Err((no_tls(), received)),
+    };
+    if let Err(refused) = started {
+        return Err((tls_refused(refused, conn.peer), received));
+    }
+    // (The host resumed receiving.)
+    conn.paused.set(false);
+    *conn.tls.borrow_mut() = Handshake::Running(None);
+    Ok(HandshakeDone(conn.clone()))
+}
+
 /// Whether the host would take `role` (its identity or CA bundle, its
 /// server name), before any socket is made for it.
 pub(crate) fn check_tls(role: &TlsRole) -> Result<()> {

@@ -9,7 +9,7 @@ use std::task::Poll;
 use super::{Action, family, from_wit, host_call, socket_error, to_wit};
 use crate::bindings::aio::host::mux::{TlsClient, TlsRole, TlsServer};
 use crate::bindings::wasi::sockets::types as wit;
-use crate::errors::{Error, Result};
+use crate::errors::{Error, ErrorKind, Result};
 use crate::runtime::{self, task::Awaiting};
 use crate::ssl::{Role, SslContext, SslErrorKind};
 use crate::streams::reader::CloseSignal;
@@ -177,31 +177,77 @@ pub(crate) struct Handshake {
     peer: SocketAddr,
 }
 
+/// Starts TLS on the connection whose writer holds `socket` (its mux
+/// guard), to `peer`: the handshake to await. `received`, what the reader
+/// had not used, comes back with the error if the host refused.
+pub(crate) fn start_tls(
+    socket: &dyn std::any::Any,
+    ctx: &SslContext,
+    peer: SocketAddr,
+    received: Vec<u8>,
+) -> std::result::Result<Handshake, (Error, Vec<u8>)> {
+    let role = tls_role(ctx, &peer.ip().to_string());
+    #[cfg(feature = "host-mux")]
+    {
+        let done = super::mux::start_tls(socket, &role, received)?;
+        Ok(Handshake {
+            done,
+            timeout: ctx.handshake_timeout,
+            peer,
+        })
+    }
+    #[cfg(not(feature = "host-mux"))]
+    {
+        let _ = (socket, role);
+        let e = Error::ssl(SslErrorKind::Config, "TLS needs the SDK's host-mux feature");
+        Err((e, received))
+    }
+}
+
+impl Handshake {
+    /// Waits for the handshake, at most the context's timeout: then the
+    /// error is `HandshakeTimeout` (and the caller aborts the connection).
+    pub(crate) async fn finish(self) -> Result<Rc<crate::ssl::SslObject>> {
+        #[cfg(feature = "host-mux")]
+        let result = crate::time::timeout(self.timeout, self.done).await;
+        #[cfg(not(feature = "host-mux"))]
+        let result: Result<Rc<crate::ssl::SslObject>> = Err(Error::timeout());
+        result.map_err(|e| {
+            if !e.is_timeout() {
+                return e;
+            }
+            Error::ssl(
+                SslErrorKind::HandshakeTimeout,
+                format!(
+                    "SSL handshake is taking longer than {:?}: aborting the connection ({})",
+                    self.timeout, self.peer
+                ),
+            )
+        })
+    }
+}
+
 /// Waits for `wired`'s handshake, at most the context's timeout (then the
 /// connection is aborted): the connection, its writer knowing the session.
 pub(crate) async fn secure(wired: Wired, handshake: Handshake) -> Result<Wired> {
     let (reader, mut writer, handle) = wired;
-    #[cfg(feature = "host-mux")]
-    let result = crate::time::timeout(handshake.timeout, handshake.done).await;
-    #[cfg(not(feature = "host-mux"))]
-    let result: Result<Rc<crate::ssl::SslObject>> = Err(Error::timeout());
-    match result {
+    match handshake.finish().await {
         Ok(info) => {
             writer.set_ssl_object(info);
             Ok((reader, writer, handle))
         }
-        Err(e) if e.is_timeout() => {
-            handle.abort();
-            Err(Error::ssl(
-                SslErrorKind::HandshakeTimeout,
-                format!(
-                    "SSL handshake is taking longer than {:?}: aborting the connection ({})",
-                    handshake.timeout, handshake.peer
-                ),
-            ))
-        }
         Err(e) => {
-            handle.discard();
+            if matches!(
+                e.kind(),
+                ErrorKind::Ssl {
+                    kind: SslErrorKind::HandshakeTimeout,
+                    ..
+                }
+            ) {
+                handle.abort();
+            } else {
+                handle.discard();
+            }
             Err(e)
         }
     }

@@ -171,6 +171,18 @@ fn tls_client() {
     assert!(line.contains("alpn http/1.1"), "{line}");
 }
 
+/// A megabyte each way through the session, the writer and the reader
+/// in two tasks (what the socket does not take waits in rustls and on the
+/// host, in order).
+#[test]
+fn tls_client_bulk() {
+    let pki = pki("tls_client_bulk");
+    let server = python_server(&["server", &pki.path("leaf.pem"), &pki.path("leaf.key")]);
+    client(&pki, server.port, &["--ca", "test", "--lines", "1000"])
+        .status(0)
+        .stdout_has("echoed 1000 of 1000 lines intact\n");
+}
+
 /// Every way a client's handshake is refused ends in an SSL error that
 /// names the cause.
 #[test]
@@ -400,4 +412,82 @@ fn tls_client_openssl_server() {
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// STARTTLS: the guest as the client against Python's asyncio server
+/// (its own `start_tls`), and as the server against Python's client,
+/// which starts its handshake the moment it reads the go-ahead.
+#[test]
+fn tls_starttls() {
+    let pki = pki("tls_starttls");
+    let server = python_server(&["starttls", &pki.path("leaf.pem"), &pki.path("leaf.key")]);
+    aio(&[
+        "run",
+        &format!("--allow-net=127.0.0.1:{}", server.port),
+        &format!("--tls-ca=test={}", pki.path("ca.pem")),
+        "--timeout=20s",
+        TLS_STARTTLS,
+        "--",
+        "client",
+        &server.port.to_string(),
+    ])
+    .status(0)
+    .stdout_is(
+        "greeting: 220 ready\n\
+         then: 220 go ahead\n\
+         upgraded: TLSv1.3 Some(\"CN=localhost\")\n\
+         echo: hello\n",
+    );
+
+    let mut guest = Killed(
+        Command::new(env!("CARGO_BIN_EXE_aio"))
+            .args([
+                "run",
+                "--timeout=30s",
+                "--allow-listen=127.0.0.1:0",
+                &format!(
+                    "--tls-cert=mail={},{}",
+                    pki.path("leaf.pem"),
+                    pki.path("leaf.key")
+                ),
+                TLS_STARTTLS,
+                "--",
+                "server",
+                "mail",
+            ])
+            .env("AIO_CACHE_DIR", crate::util::cache_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start aio"),
+    );
+    let mut out = BufReader::new(guest.0.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let py = Command::new("python3")
+        .args([
+            &peer_script(),
+            "starttls-client",
+            &port,
+            &pki.path("ca.pem"),
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&py.stdout);
+    assert!(
+        py.status.success(),
+        "python: {said} {}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert_eq!(said, "220 ready\n220 go ahead\nTLSv1.3\nhello\n");
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(guest.0.wait().unwrap().success());
+    assert_eq!(rest, "upgraded: Ok(Some(\"TLSv1.3\"))\ndone\n");
 }

@@ -22,6 +22,7 @@ use crate::streams::reader::CloseSignal;
 
 mod pump;
 mod shared;
+mod tls;
 
 use pump::{reader_gone, start_write, wake_or_start_pump};
 use shared::{RawWriter, Shared};

@@ -428,6 +428,47 @@ impl Mux {
         Some(token)
     }
 
+    /// Puts `token`'s TCP ends under a TLS session (`start-tls`):
+    /// `secure` makes the session's ends from them. `Err` says why not.
+    #[cfg(feature = "tls")]
+    pub(crate) fn start_tls(
+        &self,
+        token: u32,
+        secure: impl FnOnce(
+            super::tcp::ReceiveProducer,
+            super::tcp::SendConsumer,
+        ) -> (super::tls::TlsReceiver, super::tls::TlsSender),
+    ) -> Result<(), &'static str> {
+        let mut conns = lock(&self.shared.conns);
+        let conn = conns.get(token).ok_or("the connection is not attached")?;
+        let mut t = lock(&conn.tx);
+        if t.flushing || !t.queue.is_empty() {
+            return Err("data sent before start_tls still waits to go out");
+        }
+        if t.closing {
+            return Err("the connection's sending has ended");
+        }
+        let (Some(RxEnd::Tcp(_)), Some(TxEnd::Tcp(_))) = (&conn.rx, &t.consumer) else {
+            return Err("the connection has ended, or is TLS already");
+        };
+        let (Some(RxEnd::Tcp(rx)), Some(TxEnd::Tcp(tx))) = (conn.rx.take(), t.consumer.take())
+        else {
+            unreachable!("checked above");
+        };
+        let (rx, tx) = secure(rx, tx);
+        conn.rx = Some(RxEnd::Tls(rx));
+        t.consumer = Some(TxEnd::Tls(tx));
+        drop(t);
+        // The handshake starts at the next read (a client speaks first).
+        conn.paused = false;
+        let token = conn.token.clone();
+        drop(conns);
+        if let Some(reader) = token.queue(&self.shared, true) {
+            reader.wake();
+        }
+        Ok(())
+    }
+
     /// The handles of the connections given back since the last call.
     pub(crate) fn take_released(&self) -> Vec<u32> {
         std::mem::take(&mut lock(&self.shared.conns).released)

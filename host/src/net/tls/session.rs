@@ -39,6 +39,9 @@ pub(crate) enum TlsReceived {
 /// The state both sides share.
 struct State {
     tls: rustls::Connection,
+    /// The peer's bytes that arrived before the session started (read
+    /// before the socket).
+    received: Vec<u8>,
     rx: Option<ReceiveProducer>,
     tx: Option<SendConsumer>,
     /// Plaintext rustls holds for the receiver.
@@ -112,6 +115,19 @@ impl Session {
         audit: Option<(NetAccess, &Role, Option<SocketAddr>)>,
     ) -> ((TlsReceiver, ResultRx), (TlsSender, ResultRx)) {
         let ((rx, rx_result), (tx, tx_result)) = halves;
+        let (rx, tx) = Session::over(tls, rx, tx, audit, Vec::new());
+        ((rx, rx_result), (tx, tx_result))
+    }
+
+    /// Runs `tls` over a connection's halves, the peer's first bytes
+    /// being `received` (what arrived before the session started).
+    pub(crate) fn over(
+        tls: rustls::Connection,
+        rx: ReceiveProducer,
+        tx: SendConsumer,
+        audit: Option<(NetAccess, &Role, Option<SocketAddr>)>,
+        received: Vec<u8>,
+    ) -> (TlsReceiver, TlsSender) {
         let audit = audit.map(|(net, role, peer)| {
             let target = match peer {
                 Some(peer) => format!("{} ({peer})", role.target()),
@@ -123,6 +139,7 @@ impl Session {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 tls,
+                received,
                 rx: Some(rx),
                 tx: Some(tx),
                 buffered: 0,
@@ -137,10 +154,7 @@ impl Session {
             waker: Waker::from(fan.clone()),
             fan,
         });
-        (
-            (TlsReceiver(shared.clone()), rx_result),
-            (TlsSender(shared), tx_result),
-        )
+        (TlsReceiver(shared.clone()), TlsSender(shared))
     }
 }
 
@@ -150,6 +164,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The TCP receive half as rustls's reader.
 struct CipherIn<'a, 'b> {
+    received: &'a mut Vec<u8>,
     rx: Option<&'a mut ReceiveProducer>,
     cx: &'a mut Context<'b>,
     /// The socket failed (not rustls).
@@ -158,6 +173,12 @@ struct CipherIn<'a, 'b> {
 
 impl Read for CipherIn<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.received.is_empty() {
+            let n = buf.len().min(self.received.len());
+            buf[..n].copy_from_slice(&self.received[..n]);
+            self.received.drain(..n);
+            return Ok(n);
+        }
         let Some(rx) = self.rx.as_deref_mut() else {
             return Ok(0);
         };
@@ -330,6 +351,7 @@ impl TlsReceiver {
             }
             let st = &mut *s;
             let mut from = CipherIn {
+                received: &mut st.received,
                 rx: st.rx.as_mut(),
                 cx,
                 failed: false,

@@ -68,6 +68,32 @@ impl wit::HostMux for SocketsView<'_> {
         }
     }
 
+    fn start_tls(
+        &mut self,
+        mux: Resource<Mux>,
+        token: u32,
+        role: wit::TlsRole,
+        received: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), wit::TlsRefused>> {
+        #[cfg(feature = "tls")]
+        {
+            let (tls, role) = match self.tls_session(role) {
+                Ok(made) => made,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            let audit = self.net.map(|net| (net.clone(), &role, None));
+            let started = self.table.get(&mux)?.start_tls(token, move |rx, tx| {
+                crate::net::tls::Session::over(tls, rx, tx, audit, received)
+            });
+            Ok(started.map_err(|why| wit::TlsRefused::Invalid(why.into())))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = (mux, token, role, received);
+            Ok(Err(without_tls()))
+        }
+    }
+
     fn check_tls(
         &mut self,
         mux: Resource<Mux>,
