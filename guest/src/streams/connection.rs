@@ -34,18 +34,8 @@ pub async fn open_connection_with_limit(
     port: u16,
     limit: usize,
 ) -> Result<(StreamReader, StreamWriter)> {
-    let mut last: Option<Error> = None;
-    for addr in resolve(host, port).await? {
-        match tcp::connect(addr).await {
-            Ok(socket) => {
-                let (reader, writer, _) = tcp::wire(socket, limit);
-                return Ok((reader, writer));
-            }
-            Err(e) if e.is_cancelled() => return Err(e),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| Error::msg(format!("{host}: no address to connect to"))))
+    let (reader, writer, _) = connect(host, port, limit, None).await?;
+    Ok((reader, writer))
 }
 
 /// [`open_connection`] over TLS (asyncio's `open_connection(host, port,
@@ -69,14 +59,31 @@ pub async fn open_connection_ssl(
             "open_connection_ssl needs a client SslContext",
         ));
     }
-    tcp::check_tls(ctx, host)?;
+    let (reader, writer, _) = connect(host, port, DEFAULT_LIMIT, Some(ctx)).await?;
+    Ok((reader, writer))
+}
+
+/// Connects to every address of `host` in turn until one answers (over
+/// TLS with `tls`, after checking the host takes its context): the one
+/// client under streams and protocols.
+pub(crate) async fn connect(
+    host: &str,
+    port: u16,
+    limit: usize,
+    tls: Option<&SslContext>,
+) -> Result<tcp::Wired> {
+    if let Some(ctx) = tls {
+        tcp::check_tls(ctx, host)?;
+    }
     let mut last: Option<Error> = None;
     for addr in resolve(host, port).await? {
         match tcp::connect(addr).await {
             Ok(socket) => {
-                let (wired, handshake) = tcp::wire_tls(socket, DEFAULT_LIMIT, ctx, host)?;
-                let (reader, writer, _) = tcp::secure(wired, handshake).await?;
-                return Ok((reader, writer));
+                let Some(ctx) = tls else {
+                    return Ok(tcp::wire(socket, limit));
+                };
+                let (wired, handshake) = tcp::wire_tls(socket, limit, ctx, host)?;
+                return tcp::secure(wired, handshake).await;
             }
             Err(e) if e.is_cancelled() => return Err(e),
             Err(e) => last = Some(e),

@@ -27,7 +27,7 @@
 //! dropping a writer closes it after its buffered bytes are written.
 
 pub(crate) mod channel;
-mod connection;
+pub(crate) mod connection;
 pub(crate) mod reader;
 pub(crate) mod sendfile;
 pub(crate) mod server;

@@ -8,22 +8,15 @@ use super::transport::{Buffered, Plain, Sink, Transport, drive, made};
 use super::{BufferedProtocol, Protocol};
 use crate::errors::{Error, Result};
 use crate::events::Loop;
-use crate::net::{resolve, tcp};
+use crate::net::tcp;
+use crate::ssl::SslContext;
 use crate::streams::server::{ConnHandler, Handled, serve};
 use crate::streams::{DEFAULT_LIMIT, Server};
 use crate::tasks::create_named_task;
 
 /// Connects to every address of `host` in turn until one answers.
-async fn connect(host: &str, port: u16) -> Result<tcp::Wired> {
-    let mut last: Option<Error> = None;
-    for addr in resolve(host, port).await? {
-        match tcp::connect(addr).await {
-            Ok(socket) => return Ok(tcp::wire(socket, DEFAULT_LIMIT)),
-            Err(e) if e.is_cancelled() => return Err(e),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| Error::msg(format!("{host}: no address to connect to"))))
+async fn connect(host: &str, port: u16, tls: Option<&SslContext>) -> Result<tcp::Wired> {
+    crate::streams::connection::connect(host, port, DEFAULT_LIMIT, tls).await
 }
 
 /// Starts a connected transport: `connection_made`, then its driver task.
@@ -44,6 +37,7 @@ async fn server(
     sink: impl Fn() -> Rc<dyn Sink> + 'static,
     host: &str,
     port: u16,
+    tls: Option<SslContext>,
 ) -> Result<Server> {
     let handler: ConnHandler = Rc::new(move |reader, writer, conn| {
         let transport = Transport::new(writer, conn, sink(), false);
@@ -52,7 +46,7 @@ async fn server(
             drive(transport, reader).await
         }) as Handled
     });
-    serve(handler, host, port, DEFAULT_LIMIT, None).await
+    serve(handler, host, port, DEFAULT_LIMIT, tls).await
 }
 
 impl Loop {
@@ -92,7 +86,29 @@ impl Loop {
         host: &str,
         port: u16,
     ) -> Result<(Transport, Rc<RefCell<P>>)> {
-        let wired = connect(host, port).await?;
+        let wired = connect(host, port, None).await?;
+        let protocol = Rc::new(RefCell::new(factory()));
+        let transport = start(wired, Rc::new(Plain(protocol.clone())), false);
+        Ok((transport, protocol))
+    }
+
+    /// [`create_connection`](Self::create_connection) over TLS (asyncio's
+    /// `ssl=ctx`): `connection_made` runs once the host finished the
+    /// handshake, and [`Transport::ssl_object`] describes the session.
+    /// Errors as [`open_connection_ssl`](crate::open_connection_ssl)'s.
+    pub async fn create_connection_ssl<P: Protocol>(
+        &self,
+        factory: impl FnOnce() -> P,
+        host: &str,
+        port: u16,
+        ctx: &SslContext,
+    ) -> Result<(Transport, Rc<RefCell<P>>)> {
+        if ctx.is_server() {
+            return Err(Error::value(
+                "create_connection_ssl needs a client SslContext",
+            ));
+        }
+        let wired = connect(host, port, Some(ctx)).await?;
         let protocol = Rc::new(RefCell::new(factory()));
         let transport = start(wired, Rc::new(Plain(protocol.clone())), false);
         Ok((transport, protocol))
@@ -106,7 +122,7 @@ impl Loop {
         host: &str,
         port: u16,
     ) -> Result<(Transport, Rc<RefCell<B>>)> {
-        let wired = connect(host, port).await?;
+        let wired = connect(host, port, None).await?;
         let protocol = Rc::new(RefCell::new(factory()));
         let transport = start(wired, Rc::new(Buffered(protocol.clone())), false);
         Ok((transport, protocol))
@@ -130,6 +146,31 @@ impl Loop {
             move || Rc::new(Plain(Rc::new(RefCell::new(factory())))) as Rc<dyn Sink>,
             host,
             port,
+            None,
+        )
+        .await
+    }
+
+    /// [`create_server`](Self::create_server) over TLS with the host's
+    /// identity `ctx` names (asyncio's `ssl=ctx`): each client's protocol
+    /// starts once its handshake is done; clients whose handshake fails
+    /// are dropped, as [`start_server_ssl`](crate::start_server_ssl)'s.
+    pub async fn create_server_ssl<P: Protocol>(
+        &self,
+        factory: impl Fn() -> P + 'static,
+        host: &str,
+        port: u16,
+        ctx: &SslContext,
+    ) -> Result<Server> {
+        if !ctx.is_server() {
+            return Err(Error::value("create_server_ssl needs a server SslContext"));
+        }
+        tcp::check_tls(ctx, host)?;
+        server(
+            move || Rc::new(Plain(Rc::new(RefCell::new(factory())))) as Rc<dyn Sink>,
+            host,
+            port,
+            Some(ctx.clone()),
         )
         .await
     }
@@ -145,6 +186,7 @@ impl Loop {
             move || Rc::new(Buffered(Rc::new(RefCell::new(factory())))) as Rc<dyn Sink>,
             host,
             port,
+            None,
         )
         .await
     }

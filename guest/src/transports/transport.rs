@@ -412,6 +412,12 @@ impl Transport {
         self.inner.sockname
     }
 
+    /// A TLS connection's session (`get_extra_info("ssl_object")`);
+    /// `None` without TLS.
+    pub fn ssl_object(&self) -> Option<Rc<crate::ssl::SslObject>> {
+        self.inner.writer.borrow().ssl_shared()
+    }
+
     /// asyncio's `get_extra_info(name)` for the names a WASI socket has:
     /// `"peername"` and `"sockname"`; `None` for any other name.
     pub fn get_extra_info(&self, name: &str) -> Option<SocketAddr> {

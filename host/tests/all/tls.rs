@@ -491,3 +491,29 @@ fn tls_starttls() {
     assert!(guest.0.wait().unwrap().success());
     assert_eq!(rest, "upgraded: Ok(Some(\"TLSv1.3\"))\ndone\n");
 }
+
+/// Protocols over TLS: `create_server_ssl` and `create_connection_ssl` in
+/// one guest, with ALPN.
+#[test]
+fn tls_protocols() {
+    let pki = pki("tls_protocols");
+    aio(&[
+        "run",
+        "--timeout=20s",
+        "--allow-listen=127.0.0.1:0",
+        "--allow-net=127.0.0.1:*",
+        &format!(
+            "--tls-cert=web={},{}",
+            pki.path("leaf.pem"),
+            pki.path("leaf.key")
+        ),
+        &format!("--tls-ca=test={}", pki.path("ca.pem")),
+        TLS_PROTOCOLS,
+    ])
+    .status(0)
+    .stdout_has("client made: TLSv1.3 alpn=Some(\"echo/1\") subject=Some(\"CN=localhost\")\n")
+    .stdout_has("server made: TLSv1.3\n")
+    .stdout_has("echo: over tls\n")
+    .stdout_has("client lost: None\n")
+    .stdout_has("server lost\n");
+}

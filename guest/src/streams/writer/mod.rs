@@ -157,6 +157,10 @@ impl StreamWriter {
         self.ssl.as_deref()
     }
 
+    pub(crate) fn ssl_shared(&self) -> Option<Rc<SslObject>> {
+        self.ssl.clone()
+    }
+
     pub(crate) fn set_ssl_object(&mut self, ssl: Rc<SslObject>) {
         self.ssl = Some(ssl);
     }
