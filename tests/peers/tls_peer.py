@@ -3,6 +3,7 @@
     tls_peer.py server CERT KEY [ALPN,...]   TLS line-echo server on 127.0.0.1:0
     tls_peer.py silent                       accepts TCP and never answers
     tls_peer.py starttls CERT KEY            plain greeting, then TLS on STARTTLS
+    tls_peer.py https CERT KEY               HTTP/1.1 over TLS: 200 and a short body
     tls_peer.py client PORT CA [NAME]        sends "hello", prints the echo
     tls_peer.py starttls-client PORT CA      STARTTLS after the greeting, then as client
 
@@ -50,6 +51,21 @@ async def starttls(reader, writer):
     await writer.drain()
     await writer.start_tls(server_context(sys.argv[2], sys.argv[3]))
     await echo(reader, writer)
+
+
+async def https(reader, writer):
+    request = await reader.readline()
+    while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+        pass
+    path = request.split()[1].decode() if len(request.split()) > 1 else "?"
+    body = f"hello over https, you asked for {path}\n".encode()
+    writer.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+        + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    writer.close()
 
 
 async def serve(handler, ctx=None):
@@ -101,6 +117,9 @@ def main():
     if mode == "server":
         alpn = sys.argv[4] if len(sys.argv) > 4 else None
         asyncio.run(serve(echo, server_context(sys.argv[2], sys.argv[3], alpn)))
+    elif mode == "https":
+        ctx = server_context(sys.argv[2], sys.argv[3], "http/1.1")
+        asyncio.run(serve(https, ctx))
     elif mode == "silent":
         asyncio.run(serve(silent))
     elif mode == "starttls":

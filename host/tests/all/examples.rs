@@ -402,3 +402,74 @@ fn stdin_lines() {
     assert_eq!(child.wait().unwrap().code(), Some(3));
     drop(stdin);
 }
+
+/// The HTTPS client against Python's own HTTPS server on loopback, its
+/// certificate from the test CA the host was given; without the CA grant,
+/// or without the network grant, it stops naming the flag.
+#[test]
+fn https_get() {
+    use crate::tls::{pki, python_server};
+    use crate::util::aio;
+    let pki = pki("https_get");
+    let server = python_server(&["https", &pki.path("leaf.pem"), &pki.path("leaf.key")]);
+    let url = format!("https://localhost:{}/hello", server.port);
+    let net = format!("--allow-net=127.0.0.1:{}", server.port);
+    let ca = format!("--tls-ca=dev={}", pki.path("ca.pem"));
+    // The server keeps its socket open after its close_notify, waiting for
+    // ours (asyncio's 30 s ssl_shutdown_timeout): the EOF comes from the
+    // close_notify alone.
+    aio(&["run", &net, &ca, HTTPS_GET, "--", &url, "dev"])
+        .within(Duration::from_secs(20))
+        .status(0)
+        .stdout_is(
+            "TLSv1.3 http/1.1 CN=localhost\n\
+             HTTP/1.1 200 OK\n\
+             hello over https, you asked for /hello\n",
+        );
+    aio(&["run", &net, HTTPS_GET, "--", &url, "dev"])
+        .status(1)
+        .stderr_has("add --tls-ca dev=FILE");
+    aio(&["run", &net, HTTPS_GET, "--", &url])
+        .status(1)
+        .stderr_has("certificate verify failed: unable to get local issuer certificate");
+    aio(&["run", &ca, HTTPS_GET, "--", &url, "dev"])
+        .status(1)
+        .stderr_has("--allow-net");
+}
+
+/// The TLS echo server with its identity: Python's ssl client gets its
+/// line back; without `--tls-cert` it stops at once, naming the flag.
+#[test]
+fn tls_echo() {
+    use crate::tls::{peer_script, pki};
+    let pki = pki("tls_echo");
+    let port = free_port(false);
+    let listen = format!("--allow-listen=127.0.0.1:{port}");
+    let cert = format!(
+        "--tls-cert=echo={},{}",
+        pki.path("leaf.pem"),
+        pki.path("leaf.key")
+    );
+    let served = Served::start_with(TLS_ECHO, &[&listen, &cert], port, &[&port.to_string(), "3"]);
+    let py = Command::new("python3")
+        .args([
+            &peer_script(),
+            "client",
+            &port.to_string(),
+            &pki.path("ca.pem"),
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&py.stdout);
+    assert!(
+        py.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert!(said.ends_with("\nhello\n"), "{said}");
+    let (rest, _) = served.finish();
+    assert_eq!(rest, "time is up\nstopped\n");
+    crate::util::aio(&["run", &listen, TLS_ECHO, "--", &port.to_string(), "1"])
+        .status(1)
+        .stderr_has("add --tls-cert echo=CERT,KEY");
+}

@@ -24,17 +24,17 @@ static TOOLS: LazyLock<()> = LazyLock::new(|| {
 });
 
 /// The test certificates, as PEM files in a scratch directory.
-struct Pki {
+pub(crate) struct Pki {
     dir: PathBuf,
 }
 
 impl Pki {
-    fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         self.dir.join(name).to_str().unwrap().to_owned()
     }
 }
 
-fn pki(test: &str) -> Pki {
+pub(crate) fn pki(test: &str) -> Pki {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let dir = scratch_dir(test);
     let write = |name: &str, pem: String| std::fs::write(dir.join(name), pem).unwrap();
@@ -71,9 +71,9 @@ fn pki(test: &str) -> Pki {
 
 /// A peer process, killed and reaped when dropped (even by a failing
 /// test); `port` is the first line it printed.
-struct Peer {
+pub(crate) struct Peer {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for Peer {
@@ -84,13 +84,13 @@ impl Drop for Peer {
     }
 }
 
-fn peer_script() -> String {
+pub(crate) fn peer_script() -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/tls_peer.py");
     p.to_str().unwrap().to_owned()
 }
 
 /// Python's asyncio as a server: `tls_peer.py ARGS`.
-fn python_server(args: &[&str]) -> Peer {
+pub(crate) fn python_server(args: &[&str]) -> Peer {
     LazyLock::force(&TOOLS);
     let mut child = Command::new("python3")
         .arg(peer_script())
@@ -370,7 +370,7 @@ fn tls_server_identity_not_granted() {
 fn tls_client_openssl_server() {
     LazyLock::force(&TOOLS);
     let pki = pki("tls_client_openssl_server");
-    let port = free_port();
+    let port = crate::examples::free_port(false);
     let mut server = Killed(
         Command::new("openssl")
             .args([
@@ -407,11 +407,6 @@ fn tls_client_openssl_server() {
     let said = ran.stdout();
     assert!(said.starts_with("secured: TLSv1.3"), "{said}");
     assert!(said.ends_with("echo: olleh\n"), "{said}");
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// STARTTLS: the guest as the client against Python's asyncio server

@@ -46,6 +46,9 @@ struct State {
     tx: Option<SendConsumer>,
     /// Plaintext rustls holds for the receiver.
     buffered: usize,
+    /// The peer's `close_notify` came: its end is next, with no more
+    /// from the socket (the peer may keep it open).
+    peer_closed: bool,
     /// The handshake is done, and whether the receiver has said so.
     secured: bool,
     told_secured: bool,
@@ -143,6 +146,7 @@ impl Session {
                 rx: Some(rx),
                 tx: Some(tx),
                 buffered: 0,
+                peer_closed: false,
                 secured: false,
                 told_secured: false,
                 failure: None,
@@ -287,7 +291,8 @@ impl TlsReceiver {
     /// plaintext, or news), else waits for the socket.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut s = lock(&self.0.state);
-        if s.buffered > 0 || (s.secured && !s.told_secured) || s.failure.is_some() {
+        if s.buffered > 0 || s.peer_closed || (s.secured && !s.told_secured) || s.failure.is_some()
+        {
             return Poll::Ready(());
         }
         match s.rx.as_mut() {
@@ -376,6 +381,7 @@ impl TlsReceiver {
             match s.tls.process_new_packets() {
                 Ok(io) => {
                     s.buffered = io.plaintext_bytes_to_read();
+                    s.peer_closed = io.peer_has_closed();
                     if !s.secured && !s.tls.is_handshaking() {
                         s.secured = true;
                         let how = secured_summary(&s.tls);
