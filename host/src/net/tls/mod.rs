@@ -249,7 +249,7 @@ impl TlsGrant {
             .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         let config = Arc::new(config);
-        lock(&self.inner.clients).insert(key, config.clone());
+        remember(&self.inner.clients, key, &config);
         Ok(config)
     }
 
@@ -274,12 +274,14 @@ impl TlsGrant {
             .map_err(|e| Refusal::Invalid(e.to_string()))?;
         config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         let config = Arc::new(config);
-        lock(&self.inner.servers).insert(key, config.clone());
+        remember(&self.inner.servers, key, &config);
         Ok(config)
     }
 
     /// A new session for `role`.
     pub(crate) fn session(&self, role: &Role) -> Result<rustls::Connection, Refusal> {
+        let (Role::Client { alpn, .. } | Role::Server { alpn, .. }) = role;
+        check_alpn(alpn)?;
         match role {
             Role::Client {
                 server_name,
@@ -301,6 +303,39 @@ impl TlsGrant {
                     .map_err(|e| Refusal::Invalid(e.to_string()))
             }
         }
+    }
+}
+
+/// The most configurations kept per kind: the ALPN lists are the guest's
+/// to choose, and a guest making a new list per connection must not grow
+/// the host's memory (past this, a configuration is built per session).
+const MAX_CONFIGS: usize = 32;
+
+fn remember<K: std::hash::Hash + Eq, C>(
+    cache: &Mutex<Configs<K, C>>,
+    key: (K, Vec<String>),
+    config: &Arc<C>,
+) {
+    let mut cache = lock(cache);
+    if cache.len() < MAX_CONFIGS {
+        cache.insert(key, config.clone());
+    }
+}
+
+/// ALPN protocols as TLS allows them: 1 to 255 bytes each; at most 16.
+fn check_alpn(alpn: &[String]) -> Result<(), Refusal> {
+    if alpn.len() > 16 {
+        return Err(Refusal::Invalid(format!(
+            "{} ALPN protocols: at most 16",
+            alpn.len()
+        )));
+    }
+    match alpn.iter().find(|p| p.is_empty() || p.len() > 255) {
+        Some(p) => Err(Refusal::Invalid(format!(
+            "ALPN protocol of {} bytes: 1 to 255",
+            p.len()
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -341,7 +376,7 @@ impl Role {
 }
 
 /// Why a session could not be made.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Refusal {
     /// It names an identity or CA bundle the host was not given.
     NotGranted {
@@ -434,5 +469,57 @@ fn san(name: &str) -> String {
         format!("IP Address:{ip}")
     } else {
         name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpn_lists_are_checked() {
+        assert_eq!(check_alpn(&["h2".into(), "http/1.1".into()]), Ok(()));
+        assert!(matches!(check_alpn(&["".into()]), Err(Refusal::Invalid(_))));
+        assert!(matches!(
+            check_alpn(&["x".repeat(256)]),
+            Err(Refusal::Invalid(_))
+        ));
+        let many: Vec<String> = (0..17).map(|i| i.to_string()).collect();
+        assert!(matches!(check_alpn(&many), Err(Refusal::Invalid(_))));
+    }
+
+    /// A guest choosing a new ALPN list for every connection gets its
+    /// sessions, and the cache stops growing at its cap.
+    #[test]
+    fn the_config_cache_is_bounded() {
+        let grant = TlsGrant::new();
+        for i in 0..(MAX_CONFIGS * 3) {
+            let role = Role::Client {
+                server_name: "example.com".into(),
+                alpn: vec![format!("p{i}")],
+                ca: None,
+            };
+            grant.session(&role).expect("a session");
+        }
+        assert_eq!(lock(&grant.inner.clients).len(), MAX_CONFIGS);
+    }
+
+    #[test]
+    fn names_not_granted_are_refused_with_the_flag() {
+        let grant = TlsGrant::new();
+        let role = Role::Server {
+            identity: "web".into(),
+            alpn: vec![],
+        };
+        let Err(Refusal::NotGranted { flag, .. }) = grant.session(&role) else {
+            panic!("an identity nobody gave");
+        };
+        assert_eq!(flag, "--tls-cert web=CERT,KEY");
+        let role = Role::Client {
+            server_name: "not a name!".into(),
+            alpn: vec![],
+            ca: None,
+        };
+        assert!(matches!(grant.session(&role), Err(Refusal::Invalid(_))));
     }
 }
