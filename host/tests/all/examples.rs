@@ -441,7 +441,7 @@ fn https_get() {
 /// line back; without `--tls-cert` it stops at once, naming the flag.
 #[test]
 fn tls_echo() {
-    use crate::tls::{peer_script, pki};
+    use crate::tls::pki;
     let pki = pki("tls_echo");
     let port = free_port(false);
     let listen = format!("--allow-listen=127.0.0.1:{port}");
@@ -451,21 +451,7 @@ fn tls_echo() {
         pki.path("leaf.key")
     );
     let served = Served::start_with(TLS_ECHO, &[&listen, &cert], port, &[&port.to_string(), "3"]);
-    let py = Command::new("python3")
-        .args([
-            &peer_script(),
-            "client",
-            &port.to_string(),
-            &pki.path("ca.pem"),
-        ])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&py.stdout);
-    assert!(
-        py.status.success(),
-        "{said} {}",
-        String::from_utf8_lossy(&py.stderr)
-    );
+    let said = crate::tls::python_client("client", &port.to_string(), &pki);
     assert!(said.ends_with("\nhello\n"), "{said}");
     let (rest, _) = served.finish();
     assert_eq!(rest, "time is up\nstopped\n");

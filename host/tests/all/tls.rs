@@ -84,7 +84,7 @@ impl Drop for Peer {
     }
 }
 
-pub(crate) fn peer_script() -> String {
+fn peer_script() -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/tls_peer.py");
     p.to_str().unwrap().to_owned()
 }
@@ -252,51 +252,12 @@ fn tls_client_refusals() {
 fn tls_server() {
     LazyLock::force(&TOOLS);
     let pki = pki("tls_server");
-    let mut guest = Killed(
-        Command::new(env!("CARGO_BIN_EXE_aio"))
-            .args([
-                "run",
-                "--timeout=30s",
-                "--allow-listen=127.0.0.1:0",
-                &format!(
-                    "--tls-cert=web={},{}",
-                    pki.path("leaf.pem"),
-                    pki.path("leaf.key")
-                ),
-                TLS_SERVER,
-                "--",
-                "web",
-                "2",
-                "--alpn",
-                "http/1.1",
-            ])
-            .env("AIO_CACHE_DIR", crate::util::cache_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start aio"),
-    );
-    let mut out = BufReader::new(guest.0.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_owned();
+    let (mut guest, mut out, addr) =
+        guest_tls_server(&pki, "web", TLS_SERVER, &["web", "2", "--alpn", "http/1.1"]);
     let port = addr.rsplit(':').next().unwrap().to_owned();
 
     // Python's asyncio client, verifying the guest's certificate.
-    let py = Command::new("python3")
-        .args([&peer_script(), "client", &port, &pki.path("ca.pem")])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&py.stdout);
-    assert!(
-        py.status.success(),
-        "python: {said} {}",
-        String::from_utf8_lossy(&py.stderr)
-    );
+    let said = python_client("client", &port, &pki);
     let mut lines = said.lines();
     assert!(lines.next().unwrap().starts_with("TLSv1.3 TLS_"), "{said}");
     assert_eq!(lines.next(), Some("hello"));
@@ -333,6 +294,62 @@ fn tls_server() {
          client: TLSv1.3 alpn=Some(\"http/1.1\") peer cert=false\n\
          served 2\n"
     );
+}
+
+/// A guest server under `aio run` with the test leaf as the host's
+/// identity `identity`: the child (killed when dropped), the rest of its
+/// stdout, and the address of its `listening on ADDR` line.
+fn guest_tls_server(
+    pki: &Pki,
+    identity: &str,
+    program: &str,
+    args: &[&str],
+) -> (Killed, BufReader<std::process::ChildStdout>, String) {
+    let cert = format!(
+        "--tls-cert={identity}={},{}",
+        pki.path("leaf.pem"),
+        pki.path("leaf.key")
+    );
+    let mut guest = Killed(
+        Command::new(env!("CARGO_BIN_EXE_aio"))
+            .args([
+                "run",
+                "--timeout=30s",
+                "--allow-listen=127.0.0.1:0",
+                &cert,
+                program,
+                "--",
+            ])
+            .args(args)
+            .env("AIO_CACHE_DIR", crate::util::cache_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start aio"),
+    );
+    let mut out = BufReader::new(guest.0.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    (guest, out, addr)
+}
+
+/// Python's client `tls_peer.py MODE PORT CA` (verifying against the test
+/// CA): what it printed; it must succeed.
+pub(crate) fn python_client(mode: &str, port: &str, pki: &Pki) -> String {
+    LazyLock::force(&TOOLS);
+    let py = Command::new("python3")
+        .args([&peer_script(), mode, port, &pki.path("ca.pem")])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&py.stdout).into_owned();
+    let err = String::from_utf8_lossy(&py.stderr);
+    assert!(py.status.success(), "python {mode}: {said} {err}");
+    said
 }
 
 /// A child killed and reaped when dropped (a failing assertion included).
@@ -434,52 +451,10 @@ fn tls_starttls() {
          echo: hello\n",
     );
 
-    let mut guest = Killed(
-        Command::new(env!("CARGO_BIN_EXE_aio"))
-            .args([
-                "run",
-                "--timeout=30s",
-                "--allow-listen=127.0.0.1:0",
-                &format!(
-                    "--tls-cert=mail={},{}",
-                    pki.path("leaf.pem"),
-                    pki.path("leaf.key")
-                ),
-                TLS_STARTTLS,
-                "--",
-                "server",
-                "mail",
-            ])
-            .env("AIO_CACHE_DIR", crate::util::cache_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start aio"),
-    );
-    let mut out = BufReader::new(guest.0.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let (mut guest, mut out, addr) =
+        guest_tls_server(&pki, "mail", TLS_STARTTLS, &["server", "mail"]);
     let port = addr.rsplit(':').next().unwrap().to_owned();
-    let py = Command::new("python3")
-        .args([
-            &peer_script(),
-            "starttls-client",
-            &port,
-            &pki.path("ca.pem"),
-        ])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&py.stdout);
-    assert!(
-        py.status.success(),
-        "python: {said} {}",
-        String::from_utf8_lossy(&py.stderr)
-    );
+    let said = python_client("starttls-client", &port, &pki);
     assert_eq!(said, "220 ready\n220 go ahead\nTLSv1.3\nhello\n");
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
