@@ -11,6 +11,10 @@
 //!                                         # one `GET /` at a time, for SECONDS
 //! ```
 //!
+//! With `LOADGEN_TLS_CA=ca.pem` (and the `tls` feature), echo and connect
+//! speak TLS (tokio-rustls, server name `localhost`): connect then counts
+//! handshakes.
+//!
 //! Prints one JSON line: round trips (HTTP: requests; or connections),
 //! seconds, the rate, and latency percentiles in microseconds (a round trip:
 //! the write of the message to the last echoed byte; a request: its write to
@@ -31,23 +35,90 @@ fn message(conn: usize, round: u64, size: usize) -> Vec<u8> {
         .collect()
 }
 
-async fn round_trip(stream: &mut TcpStream, msg: &[u8], back: &mut [u8]) -> std::io::Result<()> {
-    let (mut rd, mut wr) = stream.split();
-    let (w, r) = tokio::join!(wr.write_all(msg), rd.read_exact(back));
-    w?;
-    r?;
+/// A connection of the echo and connect loads: TCP, or TLS over it.
+enum Stream {
+    Tcp(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+async fn round_trip(stream: &mut Stream, msg: &[u8], back: &mut [u8]) -> std::io::Result<()> {
+    match stream {
+        Stream::Tcp(stream) => {
+            let (mut rd, mut wr) = stream.split();
+            let (w, r) = tokio::join!(wr.write_all(msg), rd.read_exact(back));
+            w?;
+            r?;
+        }
+        #[cfg(feature = "tls")]
+        Stream::Tls(stream) => {
+            // (A 64 KiB message fits the loopback socket's buffers: no
+            // need to read while writing.)
+            stream.write_all(msg).await?;
+            stream.flush().await?;
+            stream.read_exact(back).await?;
+        }
+    }
     if back != msg {
         return Err(std::io::Error::other("echo differs from what was sent"));
     }
     Ok(())
 }
 
-/// A connection to the server under test, with Nagle off (one small
+/// A TCP connection to the server under test, with Nagle off (one small
 /// message in flight at a time).
-async fn connect(addr: SocketAddr) -> TcpStream {
+async fn connect_tcp(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     stream
+}
+
+/// A connection for the echo and connect loads: over TLS when
+/// `LOADGEN_TLS_CA` names the CA to verify the server against.
+async fn connect(addr: SocketAddr) -> Stream {
+    let stream = connect_tcp(addr).await;
+    #[cfg(feature = "tls")]
+    if let Some(connector) = tls::connector() {
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector
+            .connect(name, stream)
+            .await
+            .expect("TLS handshake");
+        return Stream::Tls(Box::new(tls));
+    }
+    Stream::Tcp(stream)
+}
+
+#[cfg(feature = "tls")]
+mod tls {
+    use std::sync::{Arc, OnceLock};
+    use tokio_rustls::TlsConnector;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
+
+    /// One client configuration for the whole run (sessions resume, as
+    /// the guest host's do).
+    pub(super) fn connector() -> Option<TlsConnector> {
+        static CONNECTOR: OnceLock<Option<TlsConnector>> = OnceLock::new();
+        CONNECTOR
+            .get_or_init(|| {
+                let ca = std::env::var_os("LOADGEN_TLS_CA")?;
+                let mut roots = RootCertStore::empty();
+                for cert in CertificateDer::pem_file_iter(ca).expect("the CA file") {
+                    roots.add(cert.expect("a CA certificate")).expect("a root");
+                }
+                #[allow(deprecated)]
+                let provider = Arc::new(crypto::ring::default_provider());
+                let config = ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .expect("versions")
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                Some(TlsConnector::from(Arc::new(config)))
+            })
+            .clone()
+    }
 }
 
 /// The latencies of one connection's consecutive rounds, until a deadline.
@@ -94,7 +165,7 @@ async fn echo_conn(addr: SocketAddr, conn: usize, size: usize, until: Instant) -
 /// One keep-alive connection sending `GET /` until `until`, one request in
 /// flight, checking every response: latencies in µs.
 async fn http_conn(addr: SocketAddr, conn: usize, until: Instant) -> Vec<u32> {
-    let mut stream = connect(addr).await;
+    let mut stream = connect_tcp(addr).await;
     let mut buf = Vec::new();
     let mut rounds = Rounds::new(until);
     while let Some(request) = rounds.next_round() {
