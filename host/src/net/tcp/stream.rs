@@ -232,13 +232,27 @@ impl SendConsumer {
 
     /// Writes from `buf` (not empty).
     pub(crate) fn poll_send(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Sent> {
+        self.poll_send_vectored(cx, &[io::IoSlice::new(buf)])
+    }
+
+    /// Writes from `bufs` in one system call (`writev`; a TLS session's
+    /// records), as much as the socket takes.
+    pub(crate) fn poll_send_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<Sent> {
         let Some(conn) = &self.0.conn else {
             return Poll::Ready(Sent::Failed);
         };
-        let len = buf.len();
+        let len = bufs.iter().map(|b| b.len()).sum();
         // (A write that took nothing counts as would-block, as a short one.)
         let wrote = ready!(poll_io(&conn.io, cx, Interest::WRITABLE, len, |mut s| {
-            match s.write(buf)? {
+            let n = match bufs {
+                [one] => s.write(one)?,
+                _ => s.write_vectored(bufs)?,
+            };
+            match n {
                 0 => Err(io::ErrorKind::WouldBlock.into()),
                 n => Ok(n),
             }

@@ -213,6 +213,15 @@ impl Write for CipherOut<'_, '_> {
         }
     }
 
+    /// rustls hands every record it holds at once: one `writev`.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self.tx.poll_send_vectored(self.cx, bufs) {
+            Poll::Ready(Sent::Wrote(n)) => Ok(n),
+            Poll::Ready(Sent::Failed) => Err(io::Error::other("the socket failed")),
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
