@@ -33,7 +33,7 @@ pub(crate) use ends::{RxEnd, TxEnd};
 pub(crate) use incoming::Incoming;
 pub(crate) use outgoing::Outgoing;
 
-use super::tcp::{Halves, ResultRx};
+use super::tcp::ResultRx;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -373,7 +373,8 @@ impl Mux {
     /// limit as its sockets and streams do; it comes back from
     /// [`take_released`](Self::take_released) once the connection is given
     /// back.
-    pub(crate) fn attach(&self, halves: Halves, handle: u32) -> Option<u32> {
+    #[cfg(test)]
+    pub(crate) fn attach(&self, halves: super::tcp::Halves, handle: u32) -> Option<u32> {
         let ((rx, rx_result), (tx, tx_result)) = halves;
         self.attach_ends(
             (RxEnd::Tcp(rx), rx_result),

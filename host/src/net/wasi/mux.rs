@@ -4,8 +4,10 @@ use super::{Sockets, SocketsView, ours};
 #[cfg(feature = "tls")]
 use crate::audit::CapabilityUse;
 use crate::bindings::aio::host::mux as wit;
-use crate::net::mux::Mux;
+use crate::net::mux::{Mux, RxEnd, TxEnd};
 use crate::net::tcp::TcpSocket;
+use crate::net::tcp::{Halves, ResultRx};
+use std::net::SocketAddr;
 use wasmtime::component::{Access, Resource, StreamReader};
 use wasmtime_wasi::p3::bindings::sockets::types::ErrorCode;
 use wasmtime_wasi::sockets::TcpSocket as WasiTcp;
@@ -22,33 +24,9 @@ impl wit::HostMux for SocketsView<'_> {
         mux: Resource<Mux>,
         socket: Resource<WasiTcp>,
     ) -> wasmtime::Result<Result<u32, ErrorCode>> {
-        // Each connection holds a table entry while it is attached: past
-        // the store's handle limit the push fails, and the guest stops
-        // with the handle-limit error, as for any other handle.
-        for handle in self.table.get(&mux)?.take_released() {
-            self.table.delete(Resource::<MuxConn>::new_own(handle))?;
-        }
-        let handle = self.table.push(MuxConn)?;
-        let halves = self
-            .table
-            .get_mut(&ours::<_, TcpSocket>(&socket))?
-            .take_halves();
-        let halves = match halves {
-            Ok(halves) => halves,
-            Err(e) => {
-                self.table.delete(handle)?;
-                return Ok(Err(e.into()));
-            }
-        };
-        match self.table.get(&mux)?.attach(halves, handle.rep()) {
-            Some(token) => Ok(Ok(token)),
-            None => {
-                self.table.delete(handle)?;
-                Ok(Err(ErrorCode::Other(Some(
-                    "too many connections on one mux".into(),
-                ))))
-            }
-        }
+        self.attach_ends(mux, socket, |((rx, rx_result), (tx, tx_result)), _| {
+            ((RxEnd::Tcp(rx), rx_result), (TxEnd::Tcp(tx), tx_result))
+        })
     }
 
     fn attach_tls(
@@ -169,7 +147,6 @@ impl SocketsView<'_> {
         socket: Resource<WasiTcp>,
         role: wit::TlsRole,
     ) -> wasmtime::Result<Result<u32, wit::TlsRefused>> {
-        use crate::net::mux::{RxEnd, TxEnd};
         use crate::net::tls::Session;
         let (tls, role) = match self.tls_session(role) {
             Ok(made) => made,
@@ -179,6 +156,27 @@ impl SocketsView<'_> {
         let Some(net) = self.net else {
             return Ok(Err(wit::TlsRefused::Socket(ErrorCode::AccessDenied)));
         };
+        let attached = self.attach_ends(mux, socket, |halves, peer| {
+            let ((rx, rx_result), (tx, tx_result)) =
+                Session::start(tls, halves, Some((net.clone(), &role, peer)));
+            ((RxEnd::Tls(rx), rx_result), (TxEnd::Tls(tx), tx_result))
+        })?;
+        Ok(attached.map_err(wit::TlsRefused::Socket))
+    }
+}
+
+impl SocketsView<'_> {
+    /// Takes a connected socket's halves onto the mux, with the ends
+    /// `wrap` makes of them (and of the peer's address): the token, or the
+    /// socket's error. Each connection holds a table entry while it is
+    /// attached: past the store's handle limit the push fails, and the
+    /// guest stops with the handle-limit error, as for any other handle.
+    fn attach_ends(
+        &mut self,
+        mux: Resource<Mux>,
+        socket: Resource<WasiTcp>,
+        wrap: impl FnOnce(Halves, Option<SocketAddr>) -> ((RxEnd, ResultRx), (TxEnd, ResultRx)),
+    ) -> wasmtime::Result<Result<u32, ErrorCode>> {
         for handle in self.table.get(&mux)?.take_released() {
             self.table.delete(Resource::<MuxConn>::new_own(handle))?;
         }
@@ -189,20 +187,17 @@ impl SocketsView<'_> {
             Ok(halves) => halves,
             Err(e) => {
                 self.table.delete(handle)?;
-                return Ok(Err(wit::TlsRefused::Socket(e.into())));
+                return Ok(Err(e.into()));
             }
         };
-        let ((rx, rx_result), (tx, tx_result)) =
-            Session::start(tls, halves, Some((net.clone(), &role, peer)));
-        let rx = (RxEnd::Tls(rx), rx_result);
-        let tx = (TxEnd::Tls(tx), tx_result);
+        let (rx, tx) = wrap(halves, peer);
         match self.table.get(&mux)?.attach_ends(rx, tx, handle.rep()) {
             Some(token) => Ok(Ok(token)),
             None => {
                 self.table.delete(handle)?;
-                Ok(Err(wit::TlsRefused::Socket(ErrorCode::Other(Some(
+                Ok(Err(ErrorCode::Other(Some(
                     "too many connections on one mux".into(),
-                )))))
+                ))))
             }
         }
     }
