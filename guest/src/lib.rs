@@ -163,8 +163,8 @@ pub use queues::{LifoQueue, PriorityQueue, Queue, QueueStream};
 pub use runner::{Runner, exit};
 pub use runtime::ExceptionContext;
 pub use streams::{
-    Server, StreamReader, StreamWriter, open_connection, open_connection_ssl, start_server,
-    start_server_ssl,
+    Server, StreamReader, StreamWriter, open_connection, open_connection_ssl, open_unix_connection,
+    start_server, start_server_ssl, start_unix_server,
 };
 pub use subprocess::{Process, create_subprocess_exec, create_subprocess_shell};
 pub use sync::{Barrier, BoundedSemaphore, Condition, Event, Lock, Semaphore};

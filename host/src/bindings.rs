@@ -20,6 +20,8 @@ wasmtime::component::bindgen!({
         "wasi": wasmtime_wasi::p3::bindings,
         "aio:host/process.child": crate::process::child::ChildProcess,
         "aio:host/mux.mux": crate::net::mux::Mux,
+        "aio:host/unix.unix-stream": crate::net::unix::UnixConn,
+        "aio:host/unix.unix-listener": crate::net::unix::UnixListener,
     },
     imports: {
         "aio:host/process.[method]child.set-stdin": store | trappable,

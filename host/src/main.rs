@@ -3,6 +3,7 @@
 //! ```text
 //! aio run APP.wasm [--allow-env[=VAR,...]] [--allow-net=HOST:PORT,...]
 //!                  [--allow-listen=ADDR:PORT,...] [--allow-read=DIR,...] [--allow-write=DIR,...]
+//!                  [--allow-unix=PATH,...]
 //!                  [--tls-cert=NAME=CERT,KEY ...] [--tls-ca=NAME=FILE ...]
 //!                  [--timeout D] [--max-memory S] [--max-cpu D]
 //!                  [--max-handles N] [--allow-precompiled] [-- ARGS...]
@@ -213,6 +214,18 @@ struct Sandbox {
     )]
     allow_write: Vec<aio_host::fs::FsRule>,
 
+    /// Let the guest connect to and listen on Unix sockets at these paths:
+    /// a directory (any socket directly in it) or a socket path (its
+    /// directory must exist).
+    #[arg(
+        long,
+        value_name = "PATH,...",
+        require_equals = true,
+        value_delimiter = ',',
+        value_parser = parse_unix_path
+    )]
+    allow_unix: Vec<aio_host::net::unix::UnixRule>,
+
     /// Give guests a TLS server identity NAME: a certificate chain and its
     /// private key (PEM files). A guest serves TLS under NAME; the key never
     /// enters the sandbox. Repeat the flag for more identities.
@@ -419,6 +432,7 @@ impl Sandbox {
         }
         grants = grants.allow_net_rules(self.allow_net.clone(), self.allow_listen.clone());
         grants = grants.allow_fs_rules(self.allow_read.iter().chain(&self.allow_write).cloned());
+        grants = grants.allow_unix_rules(self.allow_unix.iter().cloned());
         #[cfg(feature = "tls")]
         {
             let bad = |e: aio_host::net::tls::TlsGrantError| {
@@ -531,6 +545,10 @@ fn adopt_orphans() -> Result<(), Error> {
 
 fn parse_read_dir(dir: &str) -> Result<aio_host::fs::FsRule, String> {
     aio_host::fs::FsRule::new(dir, aio_host::fs::FsAccess::Read).map_err(|e| e.to_string())
+}
+
+fn parse_unix_path(path: &str) -> Result<aio_host::net::unix::UnixRule, String> {
+    aio_host::net::unix::UnixRule::new(path).map_err(|e| e.to_string())
 }
 
 fn parse_write_dir(dir: &str) -> Result<aio_host::fs::FsRule, String> {

@@ -21,6 +21,7 @@
 
 use crate::audit::CapabilityUse;
 use crate::fs::{FsAccess, FsRule, FsRuleError};
+use crate::net::unix::{UnixAccess, UnixRule, UnixRuleError};
 use crate::net::{NetAccess, NetGrant, NetRule, NetRuleError, SharedPorts};
 use crate::process::RunGrant;
 use std::fmt;
@@ -48,6 +49,7 @@ pub struct Grants {
     run: RunGrant,
     net: NetGrant,
     fs: Vec<FsRule>,
+    unix: Vec<UnixRule>,
     #[cfg(feature = "tls")]
     tls: crate::net::tls::TlsGrant,
     audit: Option<AuditHook>,
@@ -259,6 +261,38 @@ impl Grants {
         &self.fs
     }
 
+    /// Lets the guest connect to and listen on Unix sockets at these paths
+    /// (`--allow-unix=PATH,...`): each a directory (any socket directly in
+    /// it) or a socket path (its directory must exist now); see
+    /// [`crate::net::unix`]. Calling it again adds to the list.
+    pub fn allow_unix<I, S>(self, paths: I) -> Result<Self, UnixRuleError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::path::Path>,
+    {
+        let rules = paths
+            .into_iter()
+            .map(UnixRule::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.allow_unix_rules(rules))
+    }
+
+    /// Adds already checked Unix socket grants.
+    pub fn allow_unix_rules(mut self, rules: impl IntoIterator<Item = UnixRule>) -> Self {
+        self.unix.extend(rules);
+        self
+    }
+
+    /// The Unix socket grants.
+    pub fn unix_rules(&self) -> &[UnixRule] {
+        &self.unix
+    }
+
+    /// The run's Unix socket access (`None`: nothing granted).
+    pub(crate) fn unix_access(&self) -> Option<UnixAccess> {
+        (!self.unix.is_empty()).then(|| UnixAccess::new(self.unix.clone(), self.audit.clone()))
+    }
+
     /// Adds a TLS server identity (`--tls-cert NAME=CERT,KEY`): guests
     /// serve TLS under it by NAME; the key stays on the host. See
     /// [`crate::net::tls`].
@@ -380,7 +414,8 @@ impl fmt::Debug for Grants {
         d.field("env", &self.env)
             .field("run", &self.run)
             .field("net", &self.net)
-            .field("fs", &self.fs);
+            .field("fs", &self.fs)
+            .field("unix", &self.unix);
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls);
         d.field("audit", &self.audit.as_ref().map(|_| "<hook>"))
@@ -436,6 +471,7 @@ pub fn grant_note(import: &str) -> Option<&'static str> {
         "wasi:sockets/ip-name-lookup" => "name lookup: denied unless --allow-net",
         "aio:host/process" => "subprocesses: none unless --allow-run / --allow-shell",
         "aio:host/signals" => "signals: only those the host receives, when the guest asks",
+        "aio:host/unix" => "Unix sockets: none unless --allow-unix",
         _ => return None,
     })
 }

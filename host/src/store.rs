@@ -19,6 +19,7 @@ use crate::calls::{CallSlots, CallsData};
 use crate::error::Error;
 use crate::limits::{CpuMeter, Limits, MemoryLimiter};
 use crate::net::NetAccess;
+use crate::net::unix::UnixAccess;
 use crate::net::wasi::{NetView, SocketsView};
 use crate::outcome::LimitsHit;
 use crate::policy::{AuditHook, Grants};
@@ -44,6 +45,8 @@ pub struct RunState {
     wasi: WasiCtx,
     /// The host's TCP sockets' grants (`None`: no network).
     net: Option<NetAccess>,
+    /// The Unix socket grants (`None`: none).
+    unix: Option<UnixAccess>,
     /// The run's audit hook, for sockets refused when `net` is `None`.
     audit: Option<AuditHook>,
     process: ProcessCtx,
@@ -82,6 +85,7 @@ impl NetView for RunState {
     fn net_sockets(&mut self) -> SocketsView<'_> {
         SocketsView {
             net: self.net.as_ref(),
+            unix: self.unix.as_ref(),
             audit: self.audit.as_ref(),
             table: &mut self.table,
         }
@@ -175,6 +179,7 @@ impl GuestStore {
         let state = RunState {
             wasi: wasi.build(),
             net,
+            unix: grants.unix_access(),
             audit: grants.audit_hook().cloned(),
             process: ProcessCtx::new(grants, children.0.clone()),
             signals,

@@ -66,6 +66,7 @@ mod mux;
 mod socket;
 pub(crate) mod tcp;
 mod udp_socket;
+pub(crate) mod unix;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::task::Poll;
@@ -95,7 +96,7 @@ pub(crate) enum Action {
 }
 
 impl Action {
-    fn describe(self, addr: SocketAddr) -> String {
+    fn describe(self, addr: &dyn std::fmt::Display) -> String {
         match self {
             Action::Connect => format!("connect to {addr}"),
             Action::Listen => format!("listen on {addr}"),
@@ -114,9 +115,13 @@ impl Action {
 }
 
 /// The error for a failed socket operation on `addr`.
-pub(crate) fn socket_error(code: wit::ErrorCode, action: Action, addr: SocketAddr) -> Error {
+pub(crate) fn socket_error(
+    code: wit::ErrorCode,
+    action: Action,
+    addr: impl std::fmt::Display,
+) -> Error {
     use std::io::ErrorKind as Io;
-    let what = action.describe(addr);
+    let what = action.describe(&addr);
     let io = |kind: Io, why: &str| Error::from(std::io::Error::new(kind, format!("{what}: {why}")));
     match code {
         wit::ErrorCode::AccessDenied => Error::new(ErrorKind::PermissionDenied(format!(

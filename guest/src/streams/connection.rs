@@ -1,7 +1,7 @@
 //! [`open_connection`]: a TCP client as a reader and a writer.
 
 use crate::errors::{Error, Result};
-use crate::net::{resolve, tcp};
+use crate::net::{resolve, tcp, unix};
 use crate::ssl::SslContext;
 use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter};
 
@@ -90,4 +90,25 @@ pub(crate) async fn connect(
         }
     }
     Err(last.unwrap_or_else(|| Error::msg(format!("{host}: no address to connect to"))))
+}
+
+/// Connects to the Unix socket server at `path` (asyncio's
+/// `open_unix_connection`). The writer's
+/// [`unix_path`](StreamWriter::unix_path) is `path`.
+///
+/// The host must grant the path (`aio run --allow-unix=PATH`, or its
+/// directory); otherwise the error is `PermissionDenied`, naming the path
+/// and the flag. Nothing at the path is `NotFound`; a path with no server
+/// is `ConnectionRefused`. Cancelled, the attempt is abandoned.
+///
+/// ```no_run
+/// # async fn demo() -> asyncio::Result<()> {
+/// let (mut reader, mut writer) = asyncio::open_unix_connection("/tmp/app/echo.sock").await?;
+/// writer.write(b"hello\n")?;
+/// let line = reader.readline().await?;
+/// # let _ = line; Ok(()) }
+/// ```
+pub async fn open_unix_connection(path: &str) -> Result<(StreamReader, StreamWriter)> {
+    let (reader, writer, _) = unix::open(path, DEFAULT_LIMIT).await?;
+    Ok((reader, writer))
 }

@@ -34,8 +34,10 @@ pub(crate) mod server;
 mod stdio;
 pub(crate) mod writer;
 
-pub use connection::{open_connection, open_connection_ssl, open_connection_with_limit};
+pub use connection::{
+    open_connection, open_connection_ssl, open_connection_with_limit, open_unix_connection,
+};
 pub use reader::{DEFAULT_LIMIT, StreamReader};
-pub use server::{Server, start_server, start_server_ssl, start_server_with};
+pub use server::{Server, start_server, start_server_ssl, start_server_with, start_unix_server};
 pub use stdio::{stderr, stdin, stdout};
 pub use writer::{StreamWriter, WriteBufferLimits};

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use crate::errors::{Error, Result};
-use crate::net::{resolve, tcp};
+use crate::net::{resolve, tcp, unix};
 use crate::ssl::SslContext;
 use crate::streams::{DEFAULT_LIMIT, StreamReader, StreamWriter};
 use crate::sync::Event;
@@ -121,7 +121,8 @@ pub(crate) async fn serve(
     }
     let inner = Rc::new(Inner {
         sockets: listeners.iter().map(|l| l.local()).collect(),
-        listeners: listeners.iter().map(|l| l.closer()).collect(),
+        path: None,
+        listeners: listeners.iter().map(|l| Closer::Tcp(l.closer())).collect(),
         state: RefCell::new(State::default()),
         closed: Event::new(),
         idle: Event::new(),
@@ -139,6 +140,93 @@ pub(crate) async fn serve(
     Ok(Server { inner })
 }
 
+/// Listens on the Unix socket `path` and runs `handler(reader, writer)`
+/// in a new task for each client (asyncio's `start_unix_server`), as
+/// [`start_server`] does for TCP. A stale socket file at `path` is
+/// replaced; closing the server removes the file (asyncio 3.13's
+/// `cleanup_socket`). [`Server::path`] is the path; [`Server::sockets`]
+/// is empty.
+///
+/// The host must grant the path (`aio run --allow-unix=PATH`, or its
+/// directory); otherwise `PermissionDenied` names the path and the flag.
+///
+/// ```no_run
+/// # async fn demo() -> asyncio::Result<()> {
+/// let server = asyncio::start_unix_server(
+///     |mut reader, mut writer| async move {
+///         let line = reader.readline().await?;
+///         writer.write(&line)?;
+///         writer.drain().await
+///     },
+///     "/tmp/app/echo.sock",
+/// )
+/// .await?;
+/// server.serve_forever().await?;
+/// # Ok(()) }
+/// ```
+pub async fn start_unix_server<H, F>(handler: H, path: &str) -> Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> F + 'static,
+    F: std::future::Future<Output = Result<()>> + 'static,
+{
+    let handler: ConnHandler = Rc::new(move |r, w, _conn| Box::pin(handler(r, w)) as Handled);
+    serve_unix(handler, path, DEFAULT_LIMIT).await
+}
+
+/// Listens on the Unix socket `path` and runs `handler` in a new task per
+/// client: [`serve`] for Unix sockets.
+pub(crate) async fn serve_unix(handler: ConnHandler, path: &str, limit: usize) -> Result<Server> {
+    #[cfg(feature = "host-mux")]
+    {
+        let listener = unix::Listener::bind(path, BACKLOG)?;
+        let inner = Rc::new(Inner {
+            sockets: Vec::new(),
+            path: Some(listener.path().clone()),
+            listeners: vec![Closer::Unix(listener.closer())],
+            state: RefCell::new(State::default()),
+            closed: Event::new(),
+            idle: Event::new(),
+        });
+        let accept = create_named_task(
+            format!("server unix:{path}"),
+            unix_accept_loop(inner.clone(), listener, handler, limit),
+        );
+        inner.state.borrow_mut().accepts = vec![accept];
+        Ok(Server { inner })
+    }
+    #[cfg(not(feature = "host-mux"))]
+    {
+        let _ = (handler, limit);
+        Err(unix::without_mux(path))
+    }
+}
+
+/// [`accept_loop`] for a Unix socket. An accept the host could not make
+/// (out of descriptors, say) is reported and tried again after a pause,
+/// as asyncio does.
+#[cfg(feature = "host-mux")]
+async fn unix_accept_loop(
+    inner: Rc<Inner>,
+    mut listener: unix::Listener,
+    handler: ConnHandler,
+    limit: usize,
+) -> Result<()> {
+    loop {
+        let stream = match listener.accept().await {
+            Ok(Some(stream)) => stream,
+            Ok(None) => return Ok(()),
+            Err(e) if e.is_cancelled() => return Err(e),
+            Err(e) => {
+                crate::debug::report_error("accept failed", &e);
+                crate::sleep(std::time::Duration::from_millis(100)).await?;
+                continue;
+            }
+        };
+        let wired = unix::wire(stream, listener.path().clone(), limit)?;
+        start_client(&inner, wired, None, &handler);
+    }
+}
+
 pub(crate) type Handled = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>>>>;
 
 /// A listening server (asyncio's `Server`). Dropping it leaves it serving;
@@ -149,7 +237,9 @@ pub struct Server {
 
 struct Inner {
     sockets: Vec<SocketAddr>,
-    listeners: Vec<tcp::ListenerCloser>,
+    /// A Unix socket server's path.
+    path: Option<Rc<str>>,
+    listeners: Vec<Closer>,
     state: RefCell<State>,
     /// Set by `close`.
     closed: Event,
@@ -163,6 +253,23 @@ struct State {
     clients: HashMap<u64, tcp::ConnHandle>,
     next_client: u64,
     closed: bool,
+}
+
+/// Closes one of a server's listeners.
+enum Closer {
+    Tcp(tcp::ListenerCloser),
+    #[cfg(feature = "host-mux")]
+    Unix(unix::ListenerCloser),
+}
+
+impl Closer {
+    fn close(&self) {
+        match self {
+            Closer::Tcp(c) => c.close(),
+            #[cfg(feature = "host-mux")]
+            Closer::Unix(c) => c.close(),
+        }
+    }
 }
 
 impl Inner {
@@ -180,6 +287,7 @@ impl std::fmt::Debug for Server {
         let s = self.inner.state.borrow();
         f.debug_struct("Server")
             .field("sockets", &self.inner.sockets)
+            .field("path", &self.inner.path)
             .field("serving", &!s.closed)
             .field("clients", &s.clients.len())
             .finish()
@@ -212,39 +320,7 @@ async fn accept_loop(
                     Err(e) => return Err(e),
                 },
             };
-            let conn = wired.2.clone();
-            let id = {
-                let mut s = inner.state.borrow_mut();
-                let id = s.next_client;
-                s.next_client += 1;
-                s.clients.insert(id, conn.clone());
-                id
-            };
-            let handler = handler.clone();
-            let server = Rc::downgrade(&inner);
-            drop(create_named_task("connection handler", async move {
-                let (reader, writer, _) = match handshake {
-                    None => wired,
-                    Some(handshake) => match tcp::secure(wired, handshake).await {
-                        Ok(wired) => wired,
-                        Err(e) => {
-                            crate::debug::report_error("SSL handshake failed", &e);
-                            if let Some(inner) = server.upgrade() {
-                                inner.client_gone(id);
-                            }
-                            return Ok(());
-                        }
-                    },
-                };
-                let result = handler(reader, writer, conn.clone()).await;
-                // The handler dropped its writer: the connection is done
-                // once the buffered bytes are out.
-                conn.writer.closed().await;
-                if let Some(inner) = server.upgrade() {
-                    inner.client_gone(id);
-                }
-                result
-            }));
+            start_client(&inner, wired, handshake, &handler);
         }
         // One batch per loop turn, as asyncio accepts up to its backlog
         // per readiness event: the handlers just started run before more
@@ -253,11 +329,60 @@ async fn accept_loop(
     }
 }
 
+/// Runs `handler` for one accepted client in a task of its own (after its
+/// TLS handshake, if it has one), counting it among the server's clients.
+fn start_client(
+    inner: &Rc<Inner>,
+    wired: tcp::Wired,
+    handshake: Option<tcp::Handshake>,
+    handler: &ConnHandler,
+) {
+    let conn = wired.2.clone();
+    let id = {
+        let mut s = inner.state.borrow_mut();
+        let id = s.next_client;
+        s.next_client += 1;
+        s.clients.insert(id, conn.clone());
+        id
+    };
+    let handler = handler.clone();
+    let server = Rc::downgrade(inner);
+    drop(create_named_task("connection handler", async move {
+        let (reader, writer, _) = match handshake {
+            None => wired,
+            Some(handshake) => match tcp::secure(wired, handshake).await {
+                Ok(wired) => wired,
+                Err(e) => {
+                    crate::debug::report_error("SSL handshake failed", &e);
+                    if let Some(inner) = server.upgrade() {
+                        inner.client_gone(id);
+                    }
+                    return Ok(());
+                }
+            },
+        };
+        let result = handler(reader, writer, conn.clone()).await;
+        // The handler dropped its writer: the connection is done
+        // once the buffered bytes are out.
+        conn.writer.closed().await;
+        if let Some(inner) = server.upgrade() {
+            inner.client_gone(id);
+        }
+        result
+    }));
+}
+
 impl Server {
     /// The addresses it listens on (asyncio's `server.sockets`, as
     /// addresses), with the ports the system chose.
     pub fn sockets(&self) -> &[SocketAddr] {
         &self.inner.sockets
+    }
+
+    /// The path of a Unix socket server ([`start_unix_server`]); `None`
+    /// for a TCP one.
+    pub fn path(&self) -> Option<&str> {
+        self.inner.path.as_deref()
     }
 
     /// Whether it still accepts clients.

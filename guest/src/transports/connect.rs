@@ -10,7 +10,7 @@ use crate::errors::{Error, Result};
 use crate::events::Loop;
 use crate::net::tcp;
 use crate::ssl::SslContext;
-use crate::streams::server::{ConnHandler, Handled, serve};
+use crate::streams::server::{ConnHandler, Handled, serve, serve_unix};
 use crate::streams::{DEFAULT_LIMIT, Server};
 use crate::tasks::create_named_task;
 
@@ -32,6 +32,17 @@ pub(super) fn start(wired: tcp::Wired, sink: Rc<dyn Sink>, read_only: bool) -> T
     transport
 }
 
+/// The handler that runs a protocol from `sink` for each client.
+fn protocol_handler(sink: impl Fn() -> Rc<dyn Sink> + 'static) -> ConnHandler {
+    Rc::new(move |reader, writer, conn| {
+        let transport = Transport::new(writer, conn, sink(), false);
+        Box::pin(async move {
+            made(&transport);
+            drive(transport, reader).await
+        }) as Handled
+    })
+}
+
 /// A server whose clients each get a protocol from `factory`.
 async fn server(
     sink: impl Fn() -> Rc<dyn Sink> + 'static,
@@ -39,14 +50,7 @@ async fn server(
     port: u16,
     tls: Option<SslContext>,
 ) -> Result<Server> {
-    let handler: ConnHandler = Rc::new(move |reader, writer, conn| {
-        let transport = Transport::new(writer, conn, sink(), false);
-        Box::pin(async move {
-            made(&transport);
-            drive(transport, reader).await
-        }) as Handled
-    });
-    serve(handler, host, port, DEFAULT_LIMIT, tls).await
+    serve(protocol_handler(sink), host, port, DEFAULT_LIMIT, tls).await
 }
 
 impl Loop {
@@ -189,5 +193,34 @@ impl Loop {
             None,
         )
         .await
+    }
+
+    /// Connects to the Unix socket server at `path` and runs a protocol
+    /// made by `factory` on the connection (asyncio's
+    /// `loop.create_unix_connection`); errors as
+    /// [`open_unix_connection`](crate::open_unix_connection)'s.
+    pub async fn create_unix_connection<P: Protocol>(
+        &self,
+        factory: impl FnOnce() -> P,
+        path: &str,
+    ) -> Result<(Transport, Rc<RefCell<P>>)> {
+        let wired = crate::net::unix::open(path, DEFAULT_LIMIT).await?;
+        let protocol = Rc::new(RefCell::new(factory()));
+        let transport = start(wired, Rc::new(Plain(protocol.clone())), false);
+        Ok((transport, protocol))
+    }
+
+    /// Listens on the Unix socket `path` and runs a protocol made by
+    /// `factory` for each client (asyncio's `loop.create_unix_server`):
+    /// [`create_server`](Self::create_server)'s [`Server`], and
+    /// [`start_unix_server`](crate::start_unix_server)'s socket file
+    /// handling.
+    pub async fn create_unix_server<P: Protocol>(
+        &self,
+        factory: impl Fn() -> P + 'static,
+        path: &str,
+    ) -> Result<Server> {
+        let sink = move || Rc::new(Plain(Rc::new(RefCell::new(factory())))) as Rc<dyn Sink>;
+        serve_unix(protocol_handler(sink), path, DEFAULT_LIMIT).await
     }
 }

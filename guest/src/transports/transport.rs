@@ -412,6 +412,12 @@ impl Transport {
         self.inner.sockname
     }
 
+    /// A Unix socket connection's path (the server's), as
+    /// [`StreamWriter::unix_path`](crate::StreamWriter::unix_path).
+    pub fn unix_path(&self) -> Option<String> {
+        self.inner.writer.borrow().unix_path().map(str::to_owned)
+    }
+
     /// A TLS connection's session (`get_extra_info("ssl_object")`);
     /// `None` without TLS.
     pub fn ssl_object(&self) -> Option<Rc<crate::ssl::SslObject>> {

@@ -54,6 +54,7 @@ mod testing;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod udp;
+pub mod unix;
 pub(crate) mod wasi;
 
 pub(crate) use access::NetAccess;

@@ -44,6 +44,7 @@ mod sync;
 mod tasks;
 mod tls;
 mod transports;
+mod unix;
 mod util;
 mod wit;
 

@@ -2,14 +2,13 @@
 //! the parts ([`Receiver`], [`Sender`], [`Guard`]).
 
 use std::cell::{Cell, RefCell};
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::tls::Handshake;
 use super::{
-    ABORT, CLOSE, DATA, Driver, EOF, ERROR, INBOX_HIGH, PAUSE, QUEUED, RESUME, SECURED, SHUTDOWN,
-    TLS_ERROR, WINDOW, code,
+    ABORT, CLOSE, DATA, Driver, EOF, ERROR, INBOX_HIGH, PAUSE, Peer, QUEUED, RESUME, SECURED,
+    SHUTDOWN, TLS_ERROR, WINDOW, code,
 };
 use crate::bindings::wasi::sockets::types as wit;
 use crate::errors::{Error, Result};
@@ -22,7 +21,7 @@ use crate::streams::channel::{Inbox, OutState, Outbox};
 pub(super) struct Conn {
     pub(super) token: u32,
     pub(super) driver: Rc<Driver>,
-    pub(super) peer: SocketAddr,
+    pub(super) peer: Peer,
     pub(super) inbox: RefCell<Vec<u8>>,
     /// How receiving ended, once it has.
     pub(super) ended: RefCell<Option<Result<()>>>,
@@ -73,7 +72,7 @@ impl Conn {
                     self.progress();
                 } else {
                     let action = Action::Receive;
-                    self.fail_receive(Err(socket_error(code, action, self.peer)));
+                    self.fail_receive(Err(socket_error(code, action, &self.peer)));
                 }
             }
             QUEUED => {

@@ -34,6 +34,7 @@ use std::rc::{Rc, Weak};
 use std::task::Waker;
 
 use crate::bindings::aio::host::mux::Mux;
+use crate::bindings::aio::host::unix::UnixStream;
 use crate::bindings::wasi::sockets::types as wit;
 use crate::errors::Error;
 use crate::runtime;
@@ -251,13 +252,47 @@ pub(crate) fn attach(
 ) -> Option<(Receiver, Sender, Guard)> {
     let driver = driver()?;
     let token = driver.mux.borrow().as_ref()?.attach(socket).ok()?;
-    Some(add_conn(driver, token, peer, Handshake::Plain))
+    Some(add_conn(driver, token, Peer::Inet(peer), Handshake::Plain))
+}
+
+/// Moves a connected Unix socket onto the running loop's multiplexer (it
+/// is the only way a Unix socket's bytes move): its ends, or why not.
+pub(crate) fn attach_unix(
+    stream: UnixStream,
+    path: Rc<str>,
+) -> Result<(Receiver, Sender, Guard), Error> {
+    let gone = || broken("Unix sockets need the running loop's socket multiplexer");
+    let driver = driver().ok_or_else(gone)?;
+    let attached = match driver.mux.borrow().as_ref() {
+        Some(mux) => mux.attach_unix(stream),
+        None => return Err(gone()),
+    };
+    let peer = Peer::Unix(path);
+    let token =
+        attached.map_err(|code| super::socket_error(code, super::Action::Connect, &peer))?;
+    Ok(add_conn(driver, token, peer, Handshake::Plain))
+}
+
+/// Whom a connection is with, for error messages.
+pub(super) enum Peer {
+    Inet(SocketAddr),
+    /// A Unix socket's path.
+    Unix(Rc<str>),
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Inet(addr) => write!(f, "{addr}"),
+            Peer::Unix(path) => write!(f, "unix:{path}"),
+        }
+    }
 }
 
 fn add_conn(
     driver: Rc<Driver>,
     token: u32,
-    peer: SocketAddr,
+    peer: Peer,
     tls: Handshake,
 ) -> (Receiver, Sender, Guard) {
     let conn = Rc::new(Conn {

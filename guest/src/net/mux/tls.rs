@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::conn::{Conn, Guard, Receiver, Sender};
-use super::{add_conn, driver};
+use super::{Peer, add_conn, driver};
 use crate::bindings::aio::host::mux::{TlsRefused, TlsRole};
 use crate::bindings::wasi::sockets::types as wit;
 use crate::errors::{Error, Result};
@@ -39,7 +39,7 @@ pub(crate) fn attach_tls(
         None => return Err(no_tls()),
     };
     let token = attached.map_err(|e| tls_refused(e, peer))?;
-    let (rx, tx, guard) = add_conn(driver, token, peer, Handshake::Running(None));
+    let (rx, tx, guard) = add_conn(driver, token, Peer::Inet(peer), Handshake::Running(None));
     let done = HandshakeDone(guard.0.clone());
     Ok((rx, tx, guard, done))
 }
@@ -67,7 +67,7 @@ pub(crate) fn start_tls(
         None => return Err((no_tls(), received)),
     };
     if let Err(refused) = started {
-        return Err((tls_refused(refused, conn.peer), received));
+        return Err((tls_refused(refused, &conn.peer), received));
     }
     // (The host resumed receiving.)
     conn.paused.set(false);
@@ -95,7 +95,7 @@ fn no_tls() -> Error {
     )
 }
 
-fn tls_refused(refused: TlsRefused, peer: SocketAddr) -> Error {
+fn tls_refused(refused: TlsRefused, peer: impl std::fmt::Display) -> Error {
     match refused {
         TlsRefused::NotGranted(why) => Error::new(crate::errors::ErrorKind::PermissionDenied(why)),
         TlsRefused::Invalid(why) => Error::ssl(SslErrorKind::Config, why),

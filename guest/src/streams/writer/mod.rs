@@ -57,6 +57,8 @@ pub struct StreamWriter {
     peername: Option<SocketAddr>,
     /// A TLS connection's session (`get_extra_info("ssl_object")`).
     ssl: Option<Rc<SslObject>>,
+    /// A Unix socket connection's path.
+    unix_path: Option<Rc<str>>,
 }
 
 impl std::fmt::Debug for StreamWriter {
@@ -99,6 +101,7 @@ impl StreamWriter {
             sockname: None,
             peername: None,
             ssl: None,
+            unix_path: None,
         }
     }
 
@@ -148,6 +151,18 @@ impl StreamWriter {
     /// `None` for a pipe.
     pub fn sockname(&self) -> Option<SocketAddr> {
         self.sockname
+    }
+
+    /// A Unix socket connection's path: the server's (asyncio's
+    /// `get_extra_info("peername")` on the client's side, `"sockname"` on
+    /// the server's); `None` for any other stream.
+    pub fn unix_path(&self) -> Option<&str> {
+        self.unix_path.as_deref()
+    }
+
+    #[cfg_attr(not(feature = "host-mux"), allow(dead_code))]
+    pub(crate) fn set_unix_path(&mut self, path: Rc<str>) {
+        self.unix_path = Some(path);
     }
 
     /// A TLS connection's session: version, cipher, ALPN protocol and the

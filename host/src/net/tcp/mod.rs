@@ -36,7 +36,7 @@ mod stream;
 mod tests;
 
 pub(crate) use listener::{ACCEPT_BATCH, ListenProducer};
-pub(crate) use stream::{ReceiveProducer, Received, SendConsumer, Sent};
+pub(crate) use stream::{ConnSocket, ReceiveProducer, Received, SendConsumer, Sent};
 
 use super::NetAccess;
 use super::policy::Use;
@@ -57,7 +57,7 @@ use wasmtime_wasi::sockets::ErrorCode;
 /// 128 too).
 const DEFAULT_BACKLOG: u32 = 128;
 
-type Stream = AsyncFd<std::net::TcpStream>;
+type Stream = AsyncFd<ConnSocket>;
 type Listener = AsyncFd<std::net::TcpListener>;
 
 enum State {
@@ -95,16 +95,30 @@ pub(crate) type Halves = ((ReceiveProducer, ResultRx), (SendConsumer, ResultRx))
 type ResultTx = oneshot::Sender<Result<(), types::ErrorCode>>;
 
 /// Registers a connected or listening socket with the run's reactor.
-fn register<T: std::os::fd::AsRawFd>(io: T) -> TcpResult<AsyncFd<T>> {
+pub(in crate::net) fn register<T: std::os::fd::AsRawFd>(io: T) -> TcpResult<AsyncFd<T>> {
     if tokio::runtime::Handle::try_current().is_err() {
         // An embedder calling in from outside a tokio runtime: report it
         // rather than let tokio panic.
         return Err(ErrorCode::Other);
     }
-    // SAFETY: `T` is a std `TcpStream` or `TcpListener`: it owns its
+    // SAFETY: `T` is a [`ConnSocket`] or a std listener: it owns its
     // descriptor, always returns the same one, and closes it only when
     // dropped, which the `AsyncFd` that owns it does after deregistering.
     unsafe { AsyncFd::register(io) }.map_err(|e| code(e.into()))
+}
+
+/// The two halves of a connected Unix stream socket (`crate::net::unix`),
+/// as [`TcpSocket::take_halves`] gives a TCP connection's: the
+/// multiplexer attaches either the same way.
+pub(crate) fn unix_halves(stream: std::os::unix::net::UnixStream) -> TcpResult<Halves> {
+    stream.set_nonblocking(true).map_err(code)?;
+    let conn = Arc::new(Conn::new(register(ConnSocket::Unix(stream))?));
+    let (rx, rx_result) = Half::new(&conn);
+    let (tx, tx_result) = Half::new(&conn);
+    Ok((
+        (ReceiveProducer(rx), rx_result),
+        (SendConsumer::new(tx), tx_result),
+    ))
 }
 
 impl TcpSocket {
@@ -131,7 +145,7 @@ impl TcpSocket {
 
     /// A client a listener accepted.
     fn accepted(net: NetAccess, family: IpAddressFamily, fd: OwnedFd) -> TcpSocket {
-        let state = match register(std::net::TcpStream::from(fd)) {
+        let state = match register(ConnSocket::Tcp(fd.into())) {
             Ok(stream) => State::Connected {
                 conn: Arc::new(Conn::new(stream)),
                 receive_taken: false,
@@ -225,7 +239,7 @@ impl TcpSocket {
             Ok(()) | Err(Errno::INPROGRESS) => {}
             Err(e) => return Err(self.fail(errno(e))),
         }
-        let stream = register(std::net::TcpStream::from(fd)).map_err(|e| self.fail(e))?;
+        let stream = register(ConnSocket::Tcp(fd.into())).map_err(|e| self.fail(e))?;
         self.state = State::Connecting(stream);
         Ok(())
     }

@@ -1,19 +1,84 @@
 //! A connection's two halves: the receive half as the guest's
 //! `stream<u8>` producer, the send half as the consumer of the guest's
 //! `stream<u8>`, each ending with a result the guest reads as a future.
+//!
+//! The halves move bytes with `read`, `write` and `shutdown` on the
+//! descriptor and nothing TCP-specific, so a Unix stream socket's
+//! connection ([`ConnSocket::Unix`], `crate::net::unix`) is made of the
+//! same halves and the multiplexer attaches it the same way.
 
 use super::{ResultRx, ResultTx, Stream, TcpResult};
 use crate::net::sys::code;
 use rustix::net as rnet;
 use rustix::net::sockopt;
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::Interest;
 use tokio::sync::oneshot;
+
+/// A connected stream socket: TCP, or Unix (`crate::net::unix`).
+pub(crate) enum ConnSocket {
+    Tcp(std::net::TcpStream),
+    Unix(UnixStream),
+}
+
+impl ConnSocket {
+    /// The peer's address (TCP only).
+    pub(super) fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        match self {
+            ConnSocket::Tcp(s) => s.peer_addr(),
+            ConnSocket::Unix(_) => Err(io::ErrorKind::Unsupported.into()),
+        }
+    }
+
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // (`Read` and `Write` are implemented for shared references.)
+        match self {
+            ConnSocket::Tcp(s) => Read::read(&mut &*s, buf),
+            ConnSocket::Unix(s) => Read::read(&mut &*s, buf),
+        }
+    }
+
+    /// Writes from `bufs`; a peer that went away is an error, never a
+    /// `SIGPIPE` (std's `write` passes `MSG_NOSIGNAL` for TCP; for Unix
+    /// sockets `send` with the flag does it).
+    fn write(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match (self, bufs) {
+            (ConnSocket::Tcp(s), [one]) => Write::write(&mut &*s, one),
+            (ConnSocket::Tcp(s), _) => Write::write_vectored(&mut &*s, bufs),
+            (ConnSocket::Unix(s), [one]) => Ok(rnet::send(s, one, rnet::SendFlags::NOSIGNAL)?),
+            (ConnSocket::Unix(s), _) => {
+                let mut control = rnet::SendAncillaryBuffer::default();
+                Ok(rnet::sendmsg(
+                    s,
+                    bufs,
+                    &mut control,
+                    rnet::SendFlags::NOSIGNAL,
+                )?)
+            }
+        }
+    }
+}
+
+impl AsFd for ConnSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            ConnSocket::Tcp(s) => s.as_fd(),
+            ConnSocket::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl AsRawFd for ConnSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
 
 /// A connection, as its socket and its two halves share it.
 pub(crate) struct Conn {
@@ -112,7 +177,7 @@ fn poll_io(
     cx: &mut Context<'_>,
     interest: Interest,
     len: usize,
-    mut io: impl FnMut(&std::net::TcpStream) -> io::Result<usize>,
+    mut io: impl FnMut(&ConnSocket) -> io::Result<usize>,
 ) -> Poll<io::Result<usize>> {
     loop {
         let mut short = 0;
@@ -162,7 +227,7 @@ impl ReceiveProducer {
             return Poll::Ready(Received::Eof);
         };
         let len = buf.len();
-        let read = ready!(poll_io(&conn.io, cx, Interest::READABLE, len, |mut s| {
+        let read = ready!(poll_io(&conn.io, cx, Interest::READABLE, len, |s| {
             s.read(&mut *buf)
         }));
         Poll::Ready(match read {
@@ -247,12 +312,8 @@ impl SendConsumer {
         };
         let len = bufs.iter().map(|b| b.len()).sum();
         // (A write that took nothing counts as would-block, as a short one.)
-        let wrote = ready!(poll_io(&conn.io, cx, Interest::WRITABLE, len, |mut s| {
-            let n = match bufs {
-                [one] => s.write(one)?,
-                _ => s.write_vectored(bufs)?,
-            };
-            match n {
+        let wrote = ready!(poll_io(&conn.io, cx, Interest::WRITABLE, len, |s| {
+            match s.write(bufs)? {
                 0 => Err(io::ErrorKind::WouldBlock.into()),
                 n => Ok(n),
             }

@@ -15,6 +15,7 @@
 mod mux;
 mod tcp;
 mod udp;
+mod unix;
 
 use super::NetAccess;
 use crate::audit::CapabilityUse;
@@ -32,11 +33,12 @@ impl HasData for Sockets {
 }
 
 /// What the socket functions reach in a store: the run's network access
-/// (`None`: no grant, no sockets), the run's audit hook (where a socket
-/// refused for want of any network grant is reported) and the resource
-/// table.
+/// (`None`: no grant, no sockets), its Unix socket grants (`None`: none),
+/// the run's audit hook (where a socket refused for want of any grant is
+/// reported) and the resource table.
 pub(crate) struct SocketsView<'a> {
     pub(crate) net: Option<&'a NetAccess>,
+    pub(crate) unix: Option<&'a crate::net::unix::UnixAccess>,
     pub(crate) audit: Option<&'a AuditHook>,
     pub(crate) table: &'a mut ResourceTable,
 }
@@ -72,6 +74,7 @@ pub(crate) fn add_to_linker<T: NetView>(
 ) -> wasmtime::Result<()> {
     types::add_to_linker::<T, Sockets>(linker, T::net_sockets)?;
     crate::bindings::aio::host::mux::add_to_linker::<T, Sockets>(linker, T::net_sockets)?;
+    crate::bindings::aio::host::unix::add_to_linker::<T, Sockets>(linker, T::net_sockets)?;
     wasmtime_wasi::p3::bindings::sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(
         linker,
         T::sockets,

@@ -6,9 +6,10 @@ use crate::audit::CapabilityUse;
 use crate::bindings::aio::host::mux as wit;
 use crate::net::mux::{Mux, RxEnd, TxEnd};
 use crate::net::tcp::TcpSocket;
-use crate::net::tcp::{Halves, ResultRx};
+use crate::net::tcp::{Halves, ResultRx, TcpResult};
+use crate::net::unix::UnixConn;
 use std::net::SocketAddr;
-use wasmtime::component::{Access, Resource, StreamReader};
+use wasmtime::component::{Access, Resource, ResourceTable, StreamReader};
 use wasmtime_wasi::p3::bindings::sockets::types::ErrorCode;
 use wasmtime_wasi::sockets::TcpSocket as WasiTcp;
 
@@ -25,6 +26,19 @@ impl wit::HostMux for SocketsView<'_> {
         socket: Resource<WasiTcp>,
     ) -> wasmtime::Result<Result<u32, ErrorCode>> {
         self.attach_ends(mux, socket, |((rx, rx_result), (tx, tx_result)), _| {
+            ((RxEnd::Tcp(rx), rx_result), (TxEnd::Tcp(tx), tx_result))
+        })
+    }
+
+    fn attach_unix(
+        &mut self,
+        mux: Resource<Mux>,
+        socket: Resource<UnixConn>,
+    ) -> wasmtime::Result<Result<u32, ErrorCode>> {
+        let UnixConn(stream) = self.table.delete(socket)?;
+        let halves = crate::net::tcp::unix_halves(stream);
+        let take = |_: &mut ResourceTable| Ok(halves.map(|h| (h, None)));
+        self.attach_halves(mux, take, |((rx, rx_result), (tx, tx_result)), _| {
             ((RxEnd::Tcp(rx), rx_result), (TxEnd::Tcp(tx), tx_result))
         })
     }
@@ -177,13 +191,29 @@ impl SocketsView<'_> {
         socket: Resource<WasiTcp>,
         wrap: impl FnOnce(Halves, Option<SocketAddr>) -> ((RxEnd, ResultRx), (TxEnd, ResultRx)),
     ) -> wasmtime::Result<Result<u32, ErrorCode>> {
+        let take = |table: &mut ResourceTable| {
+            let ours = table.get_mut(&ours::<_, TcpSocket>(&socket))?;
+            let peer = ours.remote_address().ok();
+            Ok(ours.take_halves().map(|halves| (halves, peer)))
+        };
+        self.attach_halves(mux, take, wrap)
+    }
+
+    /// [`attach_ends`](Self::attach_ends) with the halves (and the peer's
+    /// address) from `take`.
+    fn attach_halves(
+        &mut self,
+        mux: Resource<Mux>,
+        take: impl FnOnce(
+            &mut ResourceTable,
+        ) -> wasmtime::Result<TcpResult<(Halves, Option<SocketAddr>)>>,
+        wrap: impl FnOnce(Halves, Option<SocketAddr>) -> ((RxEnd, ResultRx), (TxEnd, ResultRx)),
+    ) -> wasmtime::Result<Result<u32, ErrorCode>> {
         for handle in self.table.get(&mux)?.take_released() {
             self.table.delete(Resource::<MuxConn>::new_own(handle))?;
         }
         let handle = self.table.push(MuxConn)?;
-        let ours = self.table.get_mut(&ours::<_, TcpSocket>(&socket))?;
-        let peer = ours.remote_address().ok();
-        let halves = match ours.take_halves() {
+        let (halves, peer) = match take(self.table)? {
             Ok(halves) => halves,
             Err(e) => {
                 self.table.delete(handle)?;
