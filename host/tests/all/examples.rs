@@ -459,3 +459,58 @@ fn tls_echo() {
         .status(1)
         .stderr_has("add --tls-cert echo=CERT,KEY");
 }
+
+/// examples/unix-kv: two clients share the table over the Unix socket, the
+/// second shuts the service down, and the socket file goes with it;
+/// without the grant it stops at once, naming the flag.
+#[test]
+fn unix_kv() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::path::Path;
+    let dir = std::env::temp_dir().join(format!("aio-unix-kv-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kv.sock").to_str().unwrap().to_owned();
+    let grant = format!("--allow-unix={}", dir.display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aio"))
+        .args(["run", "--timeout=60s", &grant, UNIX_KV, "--", &path, "30"])
+        .env("AIO_CACHE_DIR", cache_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn aio");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first, format!("listening on {path}\n"));
+    let ask = |conn: &mut UnixStream, reader: &mut BufReader<UnixStream>, req: &str| {
+        conn.write_all(format!("{req}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    };
+    let mut one = UnixStream::connect(&path).unwrap();
+    one.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut one_r = BufReader::new(one.try_clone().unwrap());
+    assert_eq!(ask(&mut one, &mut one_r, "SET city Paris"), "OK");
+    assert_eq!(ask(&mut one, &mut one_r, "SET lang Rust"), "OK");
+    let mut two = UnixStream::connect(&path).unwrap();
+    two.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut two_r = BufReader::new(two.try_clone().unwrap());
+    assert_eq!(ask(&mut two, &mut two_r, "GET city"), "Paris");
+    assert_eq!(ask(&mut two, &mut two_r, "DEL lang"), "1");
+    assert_eq!(ask(&mut two, &mut two_r, "KEYS"), "city");
+    assert_eq!(ask(&mut two, &mut two_r, "GET lang"), "NIL");
+    assert_eq!(ask(&mut two, &mut two_r, "SHUTDOWN"), "BYE");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "{rest}");
+    assert_eq!(rest, "stopped with 1 keys\n");
+    assert!(!Path::new(&path).exists(), "the socket file is removed");
+
+    crate::util::aio(&["run", UNIX_KV, "--", &path, "1"])
+        .status(1)
+        .stderr_has("--allow-unix");
+    let _ = std::fs::remove_dir_all(&dir);
+}
