@@ -16,8 +16,8 @@
 //! ```
 //!
 //! An [`AuditHook`] sees each grant as it is used ([`AuditEvent`]), so an
-//! embedder can log what a guest was given, and each network or subprocess
-//! use or refusal, naming the grant that would allow it.
+//! embedder can log what a guest was given, and each network, Unix socket,
+//! subprocess or file use or refusal, naming the grant that would allow it.
 
 use crate::audit::CapabilityUse;
 use crate::fs::{FsAccess, FsRule, FsRuleError};

@@ -47,7 +47,8 @@ pub struct RunState {
     net: Option<NetAccess>,
     /// The Unix socket grants (`None`: none).
     unix: Option<UnixAccess>,
-    /// The run's audit hook, for sockets refused when `net` is `None`.
+    /// The run's audit hook: for sockets refused when `net` is `None`, and
+    /// for refused file operations (`crate::fs::wasi`).
     audit: Option<AuditHook>,
     process: ProcessCtx,
     signals: Arc<RunSignals>,
@@ -114,6 +115,9 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<RunState>, Error> {
     wasmtime_wasi::p3::cli::add_to_linker(&mut linker).map_err(p3)?;
     wasmtime_wasi::p3::clocks::add_to_linker(&mut linker).map_err(p3)?;
     wasmtime_wasi::p3::filesystem::add_to_linker(&mut linker).map_err(p3)?;
+    // Both versions' path operations again, auditing refusals (crate::fs::wasi).
+    crate::fs::wasi::add_to_linker(&mut linker, |s: &mut RunState| s.audit.as_ref())
+        .map_err(|e| Error::host("cannot link the filesystem's audit", &e))?;
     wasmtime_wasi::p3::random::add_to_linker(&mut linker).map_err(p3)?;
     crate::net::wasi::add_to_linker(&mut linker).map_err(p3)?;
     crate::bindings::aio::host::process::add_to_linker::<_, Processes>(

@@ -67,7 +67,21 @@ fn fs_grants() {
         "no link to the outside"
     );
     let audit = std::fs::read_to_string(&log).unwrap();
+    // One denied line per refusal the guest saw (the files under no grant
+    // are "not found" in the guest and never reach the host).
+    assert_eq!(
+        audit.matches(r#""decision":"denied""#).count(),
+        6,
+        "{audit}"
+    );
     let canonical = |p: &str| std::fs::canonicalize(p).unwrap().display().to_string();
+    assert!(
+        audit.contains(&format!(
+            r#""capability":"fs.write","target":"{}/../escaped.txt","decision":"denied","grant":"--allow-write","outcome":"not-permitted""#,
+            canonical(&rw)
+        )),
+        "{audit}"
+    );
     assert!(
         audit.contains(&format!(
             r#""capability":"fs.read","target":"{}","decision":"allowed""#,
@@ -81,6 +95,134 @@ fn fs_grants() {
             canonical(&rw)
         )),
         "{audit}"
+    );
+}
+
+/// The audit log's lines without their time: from `"capability"` on.
+fn audit_lines(log: &Path) -> Vec<String> {
+    let audit = std::fs::read_to_string(log).expect("audit log");
+    audit
+        .lines()
+        .map(|line| match line.find(r#""capability""#) {
+            Some(at) => line[at..].to_owned(),
+            None => panic!("not an audit line: {line}"),
+        })
+        .collect()
+}
+
+/// Every path operation the host refuses in a read-only grant is audited,
+/// one denied line each, naming the flag (and the directory, for a write
+/// its write grant would allow); an allowed read, a missing file and a
+/// path under no grant (which never reaches the host) write none.
+#[test]
+fn fs_refusals() {
+    let (dir, ro, _, _) = layout("fs_refusals");
+    let log = dir.join("audit.jsonl");
+    aio(&[
+        "run",
+        &format!("--allow-read={ro}"),
+        "--audit-log",
+        log.to_str().unwrap(),
+        FS_REFUSALS,
+        "--",
+        &ro,
+        "secret.txt",
+    ])
+    .status(0)
+    .stdout_is(
+        "read: ok \"hello\"\n\
+         read missing: not found\n\
+         read by absolute path: not found\n\
+         read through ..: refused (PermissionDenied)\n\
+         read through a symlink: refused (PermissionDenied)\n\
+         metadata through ..: refused (PermissionDenied)\n\
+         create: refused (PermissionDenied)\n\
+         open for writing: refused (PermissionDenied)\n\
+         mkdir: refused (PermissionDenied)\n\
+         remove: refused (PermissionDenied)\n\
+         rename: refused (PermissionDenied)\n",
+    );
+    assert!(!Path::new(&ro).join("new.txt").exists());
+    assert!(Path::new(&ro).join("hello.txt").exists());
+    let ro = std::fs::canonicalize(&ro).unwrap().display().to_string();
+    let denied = |capability: &str, target: &str, grant: &str| {
+        format!(
+            r#""capability":"{capability}","target":"{target}","decision":"denied","grant":"{grant}","outcome":"not-permitted"}}"#
+        )
+    };
+    let write_grant = format!("--allow-write={ro}");
+    assert_eq!(
+        audit_lines(&log),
+        [
+            format!(r#""capability":"fs.read","target":"{ro}","decision":"allowed"}}"#),
+            denied("fs.read", &format!("{ro}/../secret.txt"), "--allow-read"),
+            denied("fs.read", &format!("{ro}/link"), "--allow-read"),
+            denied("fs.read", &format!("{ro}/../secret.txt"), "--allow-read"),
+            denied("fs.write", &format!("{ro}/new.txt"), &write_grant),
+            denied("fs.write", &format!("{ro}/hello.txt"), &write_grant),
+            denied("fs.write", &format!("{ro}/sub"), &write_grant),
+            denied("fs.write", &format!("{ro}/hello.txt"), &write_grant),
+            denied(
+                "fs.write",
+                &format!("{ro}/hello.txt -> {ro}/moved.txt"),
+                &write_grant
+            ),
+        ]
+    );
+}
+
+/// The same through WASI 0.3's `wasi:filesystem` (Rust's `std::fs` uses
+/// WASI 0.2): the guest gets `not-permitted` and the log a line per
+/// refusal.
+#[test]
+fn fs_refusals_p3() {
+    let (dir, ro, _, _) = layout("fs_refusals_p3");
+    let ro = std::fs::canonicalize(&ro).unwrap().display().to_string();
+    let log = dir.join("audit.jsonl");
+    aio(&[
+        "run",
+        &format!("--allow-read={ro}"),
+        "--audit-log",
+        log.to_str().unwrap(),
+        FS_REFUSALS_P3,
+        "--",
+        &ro,
+        "secret.txt",
+    ])
+    .status(0)
+    .stdout_is(
+        "open: ok\n\
+         open missing: ErrorCode::NoEntry\n\
+         open through ..: ErrorCode::NotPermitted\n\
+         open through a symlink: ErrorCode::NotPermitted\n\
+         stat through ..: ErrorCode::NotPermitted\n\
+         create: ErrorCode::NotPermitted\n\
+         mkdir: ErrorCode::NotPermitted\n\
+         remove: ErrorCode::NotPermitted\n\
+         rename: ErrorCode::NotPermitted\n",
+    );
+    let denied = |capability: &str, target: &str, grant: &str| {
+        format!(
+            r#""capability":"{capability}","target":"{ro}/{target}","decision":"denied","grant":"{grant}","outcome":"not-permitted"}}"#
+        )
+    };
+    let write_grant = format!("--allow-write={ro}");
+    assert_eq!(
+        audit_lines(&log),
+        [
+            format!(r#""capability":"fs.read","target":"{ro}","decision":"allowed"}}"#),
+            denied("fs.read", "../secret.txt", "--allow-read"),
+            denied("fs.read", "link", "--allow-read"),
+            denied("fs.read", "../secret.txt", "--allow-read"),
+            denied("fs.write", "new.txt", &write_grant),
+            denied("fs.write", "sub", &write_grant),
+            denied("fs.write", "hello.txt", &write_grant),
+            denied(
+                "fs.write",
+                &format!("hello.txt -> {ro}/moved.txt"),
+                &write_grant
+            ),
+        ]
     );
 }
 

@@ -16,6 +16,16 @@
 //! `data/x.txt` and `/home/me/app/data/x.txt` alike. Where two grants
 //! nest, the guest's C library picks the longest match, so
 //! `--allow-read=/srv --allow-write=/srv/spool` writes under the spool only.
+//!
+//! Every path operation the host refuses (out of the directory, or a write
+//! under a read grant) is audited: `fs/audit.rs` says what its line holds,
+//! `fs/wasi.rs` how wasmtime-wasi's filesystem functions are wrapped to see it.
+//! A path under no granted directory at all never reaches the host (the
+//! guest's C library finds no directory for it and fails with "not found"),
+//! so it cannot be audited.
+
+pub(crate) mod audit;
+pub(crate) mod wasi;
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
