@@ -142,6 +142,28 @@ impl NetAccess {
         verdict.allowed
     }
 
+    /// Audits, and gives the error for, an address refused before any
+    /// grant is looked at because no grant can allow it: a wildcard,
+    /// broadcast or multicast peer, port 0, an IPv4-mapped or -compatible
+    /// IPv6 form, the other family's address (the WASI spec's
+    /// `invalid-argument`). Trying them is how a guest looks for a way
+    /// around its grants, so they are logged as every refusal is.
+    pub(crate) fn refuse_invalid(
+        &self,
+        capability: &'static str,
+        addr: SocketAddr,
+    ) -> wasmtime_wasi::sockets::ErrorCode {
+        if let Some(hook) = &self.shared.audit {
+            let why = "no grant: not a unicast address and port of the socket's family";
+            hook(&AuditEvent::Capability(CapabilityUse::denied(
+                capability,
+                addr.to_string(),
+                why,
+            )));
+        }
+        wasmtime_wasi::sockets::ErrorCode::InvalidArgument
+    }
+
     /// Decides one use of an address, and audits the decision.
     pub(crate) fn allows(&self, addr: SocketAddr, use_: Use) -> bool {
         self.report(self.shared.policy.check(addr, use_))

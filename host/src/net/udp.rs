@@ -140,7 +140,7 @@ impl UdpSocket {
             return Err(ErrorCode::InvalidState);
         }
         if !family_matches(addr.ip(), self.family) {
-            return Err(ErrorCode::InvalidArgument);
+            return Err(self.net.refuse_invalid("net.bind", addr));
         }
         if !self.net.allows(addr, Use::Bind) {
             return Err(ErrorCode::AccessDenied);
@@ -167,7 +167,7 @@ impl UdpSocket {
     /// datagrams arrive. Checked as a send to `addr`.
     pub(crate) fn connect(&mut self, addr: SocketAddr) -> SysResult<()> {
         if !valid_remote(addr, self.family) {
-            return Err(ErrorCode::InvalidArgument);
+            return Err(self.net.refuse_invalid("net.send", addr));
         }
         if !self.net.allows_udp_send(self.side(), addr) {
             return Err(ErrorCode::AccessDenied);
@@ -201,7 +201,7 @@ impl UdpSocket {
         }
         let (dest, target) = match (addr, self.remote) {
             (Some(a), _) if !valid_remote(a, self.family) => {
-                return Err(ErrorCode::InvalidArgument);
+                return Err(self.net.refuse_invalid("net.send", a));
             }
             (Some(a), Some(r)) if a != r => return Err(ErrorCode::InvalidArgument),
             (Some(_), Some(r)) | (None, Some(r)) => (r, Target::Connected),

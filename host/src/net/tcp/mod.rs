@@ -203,7 +203,7 @@ impl TcpSocket {
             return Err(ErrorCode::InvalidState);
         };
         if !is_unicast(addr.ip()) || !family_matches(addr.ip(), self.family) {
-            return Err(ErrorCode::InvalidArgument);
+            return Err(self.net.refuse_invalid("net.bind", addr));
         }
         self.allow(addr, Use::Bind)?;
         bind(fd, addr, &self.net)?;
@@ -222,7 +222,7 @@ impl TcpSocket {
             || addr.port() == 0
             || !family_matches(addr.ip(), self.family)
         {
-            return Err(ErrorCode::InvalidArgument);
+            return Err(self.net.refuse_invalid("net.connect", addr));
         }
         // Not bound: the system binds an ephemeral port at connect; check
         // that without doing it ourselves (that would use ports up faster).
