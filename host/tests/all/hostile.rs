@@ -73,3 +73,186 @@ fn hostile_net_reach() {
     let denied = audit.lines().filter(|l| l.contains("\"denied\"")).count();
     assert_eq!(denied, 17, "{audit}");
 }
+
+/// A field of /proc/PID/status, in kB (`VmHWM`, `VmRSS`).
+fn status_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in {status}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// `aio run ARGS` with stdout and stderr read by threads: the child, the
+/// stderr lines as they come, and the stdout byte count at the end.
+fn spawn_aio(
+    args: &[&str],
+) -> (
+    crate::util::Killed,
+    std::sync::mpsc::Receiver<String>,
+    std::thread::JoinHandle<usize>,
+) {
+    use std::io::{BufRead, Read};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aio"))
+        .args(args)
+        .env("AIO_CACHE_DIR", crate::util::cache_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start aio");
+    let mut out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).split(b'\n') {
+            let Ok(line) = line else { return };
+            // Flooded lines are long runs of one byte: keep their length.
+            let text = if line.len() > 200 {
+                format!("<{} bytes>", line.len())
+            } else {
+                String::from_utf8_lossy(&line).into_owned()
+            };
+            if tx.send(text).is_err() {
+                return;
+            }
+        }
+    });
+    let counted = std::thread::spawn(move || {
+        let mut buf = vec![0; 1 << 16];
+        let mut n = 0;
+        while let Ok(got) = out.read(&mut buf) {
+            if got == 0 {
+                break;
+            }
+            n += got;
+        }
+        n
+    });
+    (crate::util::Killed(child), rx, counted)
+}
+
+/// Waits (at most 60 s) for the stderr line `want`.
+fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, want: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line == want => return,
+            Ok(_) => {}
+            Err(e) => panic!("no {want:?} line: {e}"),
+        }
+    }
+}
+
+/// A million tasks under a memory cap: stopped with the memory error; two
+/// million timers cost the host nothing (one wait at a time).
+#[test]
+fn hostile_exhaust() {
+    aio(&[
+        "run",
+        "--max-memory=64MiB",
+        "--timeout=60s",
+        HOSTILE_EXHAUST,
+        "--",
+        "tasks",
+    ])
+    .within(Duration::from_secs(60))
+    .status(137)
+    .error_line_has("memory limit exceeded")
+    .stderr_lacks("panicked");
+    aio(&["run", "--timeout=60s", HOSTILE_EXHAUST, "--", "timers"])
+        .within(Duration::from_secs(60))
+        .status(0)
+        .stdout_is("two million timers\n");
+}
+
+/// 100,000 refused connects, 64 at a time: every one answered, and no
+/// descriptor left behind on the host.
+#[test]
+fn hostile_exhaust_sockets() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let start = std::time::Instant::now();
+    let (aio, lines, _) = spawn_aio(&[
+        "run",
+        "--timeout=120s",
+        &format!("--allow-net=127.0.0.1:{port}"),
+        HOSTILE_EXHAUST,
+        "--",
+        "sockets",
+        &port,
+        "100000",
+    ]);
+    wait_for_line(&lines, "idle");
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", aio.0.id()))
+        .unwrap()
+        .count();
+    println!(
+        "100000 refused connects in {:?}; {fds} descriptors",
+        start.elapsed()
+    );
+    assert!(fds < 64, "{fds} descriptors open after the attempts");
+}
+
+/// A fork bomb stops at the host's cap (128 children), and every child dies
+/// with the run.
+#[test]
+fn hostile_exhaust_children() {
+    let run = aio(&[
+        "run",
+        "--timeout=60s",
+        "--allow-run=sleep",
+        HOSTILE_EXHAUST,
+        "--",
+        "children",
+    ])
+    .within(Duration::from_secs(60))
+    .status(0)
+    .stdout_has("refused after 128 children: ")
+    .stdout_has("the limit is 128");
+    let pids: Vec<u32> = run
+        .stdout()
+        .lines()
+        .find_map(|l| l.strip_prefix("pids "))
+        .unwrap()
+        .split(' ')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 128);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let alive = |pid: &u32| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep\0"))
+    };
+    while pids.iter().any(alive) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "children outlived the run: {:?}",
+            pids.iter().filter(|p| alive(p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// 256 MiB to stdout and to stderr as fast as the guest can: all of it
+/// arrives, and the host's memory does not grow with it (it never holds
+/// more than a stream's worth).
+#[test]
+fn hostile_exhaust_flood() {
+    let (aio, lines, counted) = spawn_aio(&[
+        "run",
+        "--timeout=120s",
+        HOSTILE_EXHAUST,
+        "--",
+        "flood",
+        "256",
+    ]);
+    wait_for_line(&lines, "idle");
+    let peak_kb = status_kb(aio.0.id(), "VmHWM");
+    drop(aio);
+    let out = counted.join().unwrap();
+    assert_eq!(out, 256 << 20);
+    println!("peak RSS {peak_kb} kB after 512 MiB of output");
+    assert!(peak_kb < 128 * 1024, "peak RSS {peak_kb} kB");
+}

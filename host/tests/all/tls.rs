@@ -4,7 +4,7 @@
 //! test CA, a leaf for `localhost` and 127.0.0.1 it signed, an expired
 //! leaf, and a self-signed one.
 
-use crate::util::{aio, scratch_dir};
+use crate::util::{Killed, aio, scratch_dir};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -350,16 +350,6 @@ pub(crate) fn python_client(mode: &str, port: &str, pki: &Pki) -> String {
     let err = String::from_utf8_lossy(&py.stderr);
     assert!(py.status.success(), "python {mode}: {said} {err}");
     said
-}
-
-/// A child killed and reaped when dropped (a failing assertion included).
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A server identity the host was not given is refused when the server

@@ -2,10 +2,10 @@
 //! against Python asyncio's own `start_unix_server` and
 //! `open_unix_connection`, in scratch directories.
 
-use crate::util::{aio, scratch_dir};
+use crate::util::{Killed, aio, scratch_dir};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use test_artifacts::*;
 
 check_suite!(unix);
@@ -13,17 +13,6 @@ check_suite!(unix);
 fn peer_script() -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/unix_peer.py");
     p.to_str().unwrap().to_owned()
-}
-
-/// A child killed and reaped when dropped (a failing assertion included).
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        drop(self.0.stdin.take());
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A scratch directory for sockets. Socket paths are short (108 bytes on

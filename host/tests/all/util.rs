@@ -313,3 +313,14 @@ impl Aio {
         &self.stderr
     }
 }
+
+/// A child killed and reaped when dropped (a failing assertion included).
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
