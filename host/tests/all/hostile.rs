@@ -256,3 +256,100 @@ fn hostile_exhaust_flood() {
     println!("peak RSS {peak_kb} kB after 512 MiB of output");
     assert!(peak_kb < 128 * 1024, "peak RSS {peak_kb} kB");
 }
+
+/// Malformed components: each is refused with one line and its status,
+/// and the host does not panic.
+#[test]
+fn hostile_malformed_components() {
+    let dir = crate::util::scratch_dir("hostile_malformed_components");
+    let good = std::fs::read(HOSTILE_NET_REACH).unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let check = |path: &str, status: i32, line: &str| {
+        let run = aio(&["run", "--timeout=60s", path])
+            .within(Duration::from_secs(60))
+            .status(status)
+            .error_line_has(line)
+            .stderr_lacks("panicked");
+        let errors = run
+            .stderr()
+            .lines()
+            .filter(|l| l.starts_with("aio: "))
+            .count();
+        assert_eq!(errors, 1, "{}", run.stderr());
+    };
+    // Truncated anywhere.
+    for percent in [1, 10, 50, 90, 99] {
+        let cut = &good[..good.len() * percent / 100];
+        check(
+            &write(&format!("cut{percent}.wasm"), cut),
+            126,
+            "invalid component",
+        );
+    }
+    // Corrupted section headers.
+    let mut bad = good.clone();
+    for b in &mut bad[8..72] {
+        *b = 0xff;
+    }
+    check(&write("corrupt.wasm", &bad), 126, "invalid component");
+    // Huge: a valid component holding a 64 MiB custom section and nothing
+    // else.
+    let mut huge = b"\0asm\x0d\0\x01\0".to_vec();
+    let name = b"padding";
+    let size = (64usize << 20) + 1 + name.len();
+    huge.push(0); // custom section
+    let mut n = size;
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        huge.push(if n == 0 { byte } else { byte | 0x80 });
+        if n == 0 {
+            break;
+        }
+    }
+    huge.push(name.len() as u8);
+    huge.extend_from_slice(name);
+    huge.resize(huge.len() + (64 << 20), 0);
+    check(&write("huge.wasm", &huge), 125, "does not export");
+    // Importing an interface no host provides (with an entry point).
+    let unknown = wat::parse_str(
+        r#"(component
+            (import "acme:unknown/thing@1.0.0" (instance (export "f" (func))))
+            (core module $m (func (export "run") (result i32) i32.const 0))
+            (core instance $i (instantiate $m))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (instance $inst (export "run" (func $run)))
+            (export "wasi:cli/run@0.3.0" (instance $inst)))"#,
+    )
+    .unwrap();
+    check(&write("unknown.wasm", &unknown), 126, "acme:unknown/thing");
+    // Exporting the entry point with the wrong type: a function, not an
+    // instance with `run`.
+    let wrong = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func $f (canon lift (core func $i "f")))
+            (export "wasi:cli/run@0.3.0" (func $f)))"#,
+    )
+    .unwrap();
+    check(&write("wrong.wasm", &wrong), 125, "wasi:cli/run");
+    // The entry point's instance with `run` lifted synchronously: a valid
+    // component (the WIT's `async` allows either), which returns `ok`.
+    let sync = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "run") (result i32) i32.const 0))
+            (core instance $i (instantiate $m))
+            (func $run (result (result)) (canon lift (core func $i "run")))
+            (instance $inst (export "run" (func $run)))
+            (export "wasi:cli/run@0.3.0" (instance $inst)))"#,
+    )
+    .unwrap();
+    aio(&["run", &write("sync.wasm", &sync)])
+        .status(0)
+        .stdout_is("");
+}
