@@ -152,7 +152,8 @@ impl Loop {
         handler: Option<impl Fn(&Loop, &ExceptionContext) + 'static>,
     ) {
         *self.inner.exception_handler.borrow_mut() = handler.map(|h| {
-            let h: runtime::ExceptionHandler = Rc::new(h);
+            let h: runtime::ExceptionHandler =
+                Rc::new(move |inner, context| h(&Loop::from_inner(inner.clone()), context));
             h
         });
     }

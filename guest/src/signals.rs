@@ -53,8 +53,8 @@ use std::rc::{Rc, Weak};
 use std::{future::Future, pin::Pin};
 
 use crate::errors::{Error, Result};
-use crate::runtime::LoopInner;
 use crate::runtime::task::TaskRun;
+use crate::runtime::{EventSource, LoopInner};
 
 /// The signals a host forwards (the names of Python's `signal` module).
 #[allow(clippy::upper_case_acronyms)]
@@ -132,9 +132,28 @@ enum Disposition {
 
 type Handler = Rc<dyn Fn()>;
 
-/// A loop's signal state (a field of the loop).
+/// A loop's signal state: the loop's [`EventSource`] for signals,
+/// registered by the first handler (or `Runner::run`'s SIGINT behaviour).
 #[derive(Default)]
-pub(crate) struct LoopSignals {
+pub(crate) struct SignalSource(RefCell<LoopSignals>);
+
+impl EventSource for SignalSource {
+    fn poll(&self, lp: &LoopInner, cx: &mut std::task::Context<'_>) -> bool {
+        poll(self, lp, cx)
+    }
+
+    fn close(&self) {
+        self.0.borrow_mut().close();
+    }
+}
+
+/// This loop's signal state, registered now if it has none.
+fn state(lp: &LoopInner) -> Rc<SignalSource> {
+    lp.source::<SignalSource>()
+}
+
+#[derive(Default)]
+struct LoopSignals {
     handlers: [Option<Handler>; 6],
     /// `Runner::run`'s SIGINT behaviour: cancel this (the main task).
     default_interrupt: Option<Weak<dyn TaskRun>>,
@@ -168,7 +187,7 @@ impl LoopSignals {
 
     /// Forgets every handler and the main task, and gives every signal back
     /// to the host's default. Keeps `interrupted` (read after the loop ends).
-    pub(crate) fn close(&mut self) {
+    fn close(&mut self) {
         self.handlers = Default::default();
         self.default_interrupt = None;
         for sig in Signal::ALL {
@@ -221,7 +240,8 @@ pub(crate) fn add_handler(lp: &LoopInner, sig: Signal, handler: Handler) -> Resu
             "add_signal_handler: the event loop is closed",
         ));
     }
-    let mut s = lp.signals.borrow_mut();
+    let state = state(lp);
+    let mut s = state.0.borrow_mut();
     s.handlers[sig.index()] = Some(handler);
     s.sync(sig);
     Ok(())
@@ -229,7 +249,10 @@ pub(crate) fn add_handler(lp: &LoopInner, sig: Signal, handler: Handler) -> Resu
 
 /// `loop.remove_signal_handler`: true if there was a handler.
 pub(crate) fn remove_handler(lp: &LoopInner, sig: Signal) -> bool {
-    let mut s = lp.signals.borrow_mut();
+    let Some(state) = lp.find_source::<SignalSource>() else {
+        return false;
+    };
+    let mut s = state.0.borrow_mut();
     let had = s.handlers[sig.index()].take().is_some();
     if had {
         s.sync(sig);
@@ -239,22 +262,25 @@ pub(crate) fn remove_handler(lp: &LoopInner, sig: Signal) -> bool {
 
 /// `Runner::run`: SIGINT without a handler cancels `main`.
 pub(crate) fn install_default_interrupt(lp: &LoopInner, main: Weak<dyn TaskRun>) {
-    let mut s = lp.signals.borrow_mut();
+    let state = state(lp);
+    let mut s = state.0.borrow_mut();
     s.default_interrupt = Some(main);
     s.sync(Signal::SIGINT);
 }
 
 /// True if SIGINT cancelled the main task of this loop.
 pub(crate) fn interrupted(lp: &LoopInner) -> bool {
-    lp.signals.borrow().interrupted
+    lp.find_source::<SignalSource>()
+        .is_some_and(|s| s.0.borrow().interrupted)
 }
 
 /// A signal arrived: run its handler soon, or apply `asyncio.run`'s SIGINT
 /// behaviour. A signal nobody wants any more (a handler removed while it
 /// was on its way) is dropped.
 pub(crate) fn dispatch(lp: &LoopInner, sig: Signal) {
+    let state = state(lp);
     let (handler, main) = {
-        let s = lp.signals.borrow();
+        let s = state.0.borrow();
         (s.handlers[sig.index()].clone(), s.default_interrupt.clone())
     };
     if let Some(handler) = handler {
@@ -265,7 +291,7 @@ pub(crate) fn dispatch(lp: &LoopInner, sig: Signal) {
         && let Some(main) = main.and_then(|m| m.upgrade())
         && !main.header().done()
     {
-        let first = !std::mem::replace(&mut lp.signals.borrow_mut().interrupted, true);
+        let first = !std::mem::replace(&mut state.0.borrow_mut().interrupted, true);
         if first {
             main.header().request_cancel(None);
         }
@@ -276,13 +302,13 @@ pub(crate) fn dispatch(lp: &LoopInner, sig: Signal) {
 /// wanted, and dispatches what it returns. Called by the loop's driver;
 /// true if a signal was dispatched.
 #[cfg(all(target_arch = "wasm32", feature = "host-signals"))]
-pub(crate) fn poll(lp: &LoopInner, cx: &mut std::task::Context<'_>) -> bool {
+fn poll(state: &SignalSource, lp: &LoopInner, cx: &mut std::task::Context<'_>) -> bool {
     use crate::bindings::aio::host::signals as wit;
     use std::task::Poll;
     let mut dispatched = false;
     loop {
         let sig = {
-            let mut s = lp.signals.borrow_mut();
+            let mut s = state.0.borrow_mut();
             if !s.watching() {
                 s.watch = None;
                 return dispatched;
@@ -311,8 +337,6 @@ pub(crate) fn poll(lp: &LoopInner, cx: &mut std::task::Context<'_>) -> bool {
 
 /// Natively no signal ever arrives.
 #[cfg(not(all(target_arch = "wasm32", feature = "host-signals")))]
-pub(crate) fn poll(_lp: &LoopInner, _cx: &mut std::task::Context<'_>) -> bool {
+fn poll(_state: &SignalSource, _lp: &LoopInner, _cx: &mut std::task::Context<'_>) -> bool {
     false
 }
-
-pub(crate) type SignalsCell = RefCell<LoopSignals>;

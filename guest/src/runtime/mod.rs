@@ -71,7 +71,7 @@ pub struct ExceptionContext {
     /// The error, if there is one.
     pub error: Option<Error>,
     /// The task concerned, if any.
-    pub task: Option<crate::tasks::TaskRef>,
+    pub task: Option<task::TaskRef>,
 }
 
 impl std::fmt::Debug for ExceptionContext {
@@ -84,7 +84,21 @@ impl std::fmt::Debug for ExceptionContext {
     }
 }
 
-pub(crate) type ExceptionHandler = Rc<dyn Fn(&crate::events::Loop, &ExceptionContext)>;
+/// The loop's exception handler, as the loop keeps it: the public API
+/// (`Loop::set_exception_handler`) wraps the user's, which takes a `Loop`.
+pub(crate) type ExceptionHandler = Rc<dyn Fn(&Rc<LoopInner>, &ExceptionContext)>;
+
+/// A per-loop source of events that a higher layer keeps (the host's
+/// signals, `crate::signals`): the driver polls every source once a turn
+/// and before it parks. The runtime knows nothing of what a source holds;
+/// the layer that owns it finds it again by type ([`LoopInner::source`]).
+pub(crate) trait EventSource: std::any::Any {
+    /// Dispatches what arrived (scheduling callbacks on `lp`), keeping its
+    /// waits registered with `cx`: true if anything was dispatched.
+    fn poll(&self, lp: &LoopInner, cx: &mut std::task::Context<'_>) -> bool;
+    /// The loop is closing: drop every wait on the host.
+    fn close(&self);
+}
 
 pub(crate) struct LoopInner {
     pub(crate) shared: Arc<Shared>,
@@ -103,7 +117,8 @@ pub(crate) struct LoopInner {
     fired: RefCell<Vec<Fired>>,
     /// Wakers of finished tasks, for the next tasks (see `TaskWaker`).
     spare_wakers: RefCell<Vec<Arc<task::TaskWaker>>>,
-    pub(crate) signals: crate::signals::SignalsCell,
+    /// Event sources of higher layers ([`EventSource`]).
+    sources: RefCell<Vec<Rc<dyn EventSource>>>,
 }
 
 /// At most this many spare task wakers wait for new tasks (a burst of a
@@ -128,7 +143,7 @@ impl LoopInner {
             exception_handler: RefCell::new(None),
             fired: RefCell::new(Vec::new()),
             spare_wakers: RefCell::new(Vec::new()),
-            signals: Default::default(),
+            sources: RefCell::default(),
         })
     }
 
@@ -227,7 +242,7 @@ impl LoopInner {
         }
         let callbacks = header.take_done_callbacks();
         for (_, callback) in callbacks {
-            let task = crate::tasks::TaskRef::from_rc(task.clone());
+            let task = task::TaskRef::from_rc(task.clone());
             self.call_soon(Box::new(move || callback(&task)));
         }
     }
@@ -392,7 +407,10 @@ impl LoopInner {
     /// Drops every task, callback and timer left (`loop.close()`).
     pub(crate) fn close(&self) {
         self.closed.set(true);
-        self.signals.borrow_mut().close();
+        let sources = self.sources.borrow().clone();
+        for source in sources {
+            source.close();
+        }
         let tasks = self.tasks.borrow_mut().drain();
         for t in &tasks {
             let h = t.header();
@@ -412,12 +430,47 @@ impl LoopInner {
         self.shared.unpark();
     }
 
+    // ---- event sources of higher layers ----
+
+    /// The source of type `S` registered on this loop, registered now
+    /// (`S::default()`) if there is none.
+    pub(crate) fn source<S: EventSource + Default>(&self) -> Rc<S> {
+        if let Some(s) = self.find_source::<S>() {
+            return s;
+        }
+        let s = Rc::new(S::default());
+        self.sources.borrow_mut().push(s.clone());
+        s
+    }
+
+    /// The source of type `S`, if one was registered.
+    pub(crate) fn find_source<S: EventSource>(&self) -> Option<Rc<S>> {
+        self.sources.borrow().iter().find_map(|s| {
+            let any: Rc<dyn std::any::Any> = s.clone();
+            any.downcast::<S>().ok()
+        })
+    }
+
+    /// Polls every source: true if one dispatched something.
+    pub(crate) fn poll_sources(&self, cx: &mut std::task::Context<'_>) -> bool {
+        let mut dispatched = false;
+        let mut i = 0;
+        loop {
+            // (A source may register another while it dispatches.)
+            let Some(source) = self.sources.borrow().get(i).cloned() else {
+                return dispatched;
+            };
+            dispatched |= source.poll(self, cx);
+            i += 1;
+        }
+    }
+
     // ---- reporting ----
 
     pub(crate) fn call_exception_handler(self: &Rc<Self>, context: ExceptionContext) {
         let handler = self.exception_handler.borrow().clone();
         match handler {
-            Some(h) => h(&crate::events::Loop::from_inner(self.clone()), &context),
+            Some(h) => h(self, &context),
             None => default_exception_handler(&context),
         }
     }

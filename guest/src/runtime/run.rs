@@ -135,9 +135,9 @@ impl<P: Park> Drive<P> {
     ) -> Poll<R> {
         let _enter = enter(lp);
         lp.running.set(true);
-        // Signals from the host (a no-op unless a handler or asyncio.run's
-        // SIGINT behaviour asked for them).
-        crate::signals::poll(lp, cx);
+        // Events of higher layers: signals from the host (none unless a
+        // handler or asyncio.run's SIGINT behaviour asked for them).
+        lp.poll_sources(cx);
         if self.park.drains() && self.ask_for_events(lp) {
             cx.waker().wake_by_ref();
             lp.running.set(false);
@@ -177,7 +177,7 @@ impl<P: Park> Drive<P> {
             if matches!(deadline, Some(d) if d <= lp.clock.now()) {
                 continue;
             }
-            if crate::signals::poll(lp, cx) {
+            if lp.poll_sources(cx) {
                 continue;
             }
             if self.park.park(lp, deadline, cx).is_ready() {
@@ -321,7 +321,7 @@ fn report_failures(lp: &Rc<LoopInner>, tasks: &[Rc<dyn TaskRun>]) {
             lp.call_exception_handler(ExceptionContext {
                 message: "unhandled exception during asyncio.run() shutdown".into(),
                 error: h.retrieve_error(),
-                task: Some(crate::tasks::TaskRef::from_rc(t.clone())),
+                task: Some(super::task::TaskRef::from_rc(t.clone())),
             });
         }
     }

@@ -85,7 +85,21 @@ pub(crate) enum Waiter {
 pub(crate) type Hook = Box<dyn FnOnce(&Rc<dyn TaskRun>)>;
 
 /// A user's done callback (`add_done_callback`), run with `call_soon`.
-pub(crate) type DoneCallback = Rc<dyn Fn(&crate::tasks::TaskRef)>;
+pub(crate) type DoneCallback = Rc<dyn Fn(&TaskRef)>;
+
+/// A handle to a task of any result type: what `current_task()`,
+/// `all_tasks()` and done callbacks give. Cheap to clone. (Declared here,
+/// with the task cells it holds; its API is `crate::tasks`'.)
+#[derive(Clone)]
+pub struct TaskRef {
+    pub(crate) cell: Rc<dyn TaskRun>,
+}
+
+impl TaskRef {
+    pub(crate) fn from_rc(cell: Rc<dyn TaskRun>) -> TaskRef {
+        TaskRef { cell }
+    }
+}
 
 /// Type-independent part of a task. Kept small (a hundred thousand tasks
 /// are common): what most tasks never need lives in [`Extra`], allocated on

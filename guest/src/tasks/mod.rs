@@ -240,18 +240,9 @@ fn describe_awaiting(a: Awaiting, now: u64) -> String {
     }
 }
 
-/// A handle to a task of any result type: what `current_task()`,
-/// `all_tasks()` and done callbacks give. Cheap to clone.
-#[derive(Clone)]
-pub struct TaskRef {
-    pub(crate) cell: Rc<dyn TaskRun>,
-}
+pub use crate::runtime::task::TaskRef;
 
 impl TaskRef {
-    pub(crate) fn from_rc(cell: Rc<dyn TaskRun>) -> TaskRef {
-        TaskRef { cell }
-    }
-
     /// A number that identifies the task for the life of the loop.
     pub fn id(&self) -> u64 {
         self.cell.header().id
