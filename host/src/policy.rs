@@ -20,6 +20,7 @@
 //! subprocess or file use or refusal, naming the grant that would allow it.
 
 use crate::audit::CapabilityUse;
+pub use crate::audit::{AuditEvent, AuditHook};
 use crate::fs::{FsAccess, FsRule, FsRuleError};
 use crate::net::unix::{UnixAccess, UnixRule, UnixRuleError};
 use crate::net::{NetAccess, NetGrant, NetRule, NetRuleError, SharedPorts};
@@ -68,55 +69,6 @@ pub enum EnvGrant {
     /// (`--allow-env=HOME,LANG`).
     Only(Vec<String>),
 }
-
-/// Something a guest was given or refused, reported to an [`AuditHook`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuditEvent {
-    /// An environment variable was passed to the guest (the name only: values
-    /// may be secrets).
-    EnvPassed {
-        /// The variable's name.
-        name: String,
-    },
-    /// A variable named in [`EnvGrant::Only`] is not set on the host (or is
-    /// not UTF-8), so the guest does not see it.
-    EnvNotSet {
-        /// The variable's name.
-        name: String,
-    },
-    /// A capability was used or refused (a program run, an address
-    /// connected, ...); see [`crate::audit`].
-    Capability(CapabilityUse),
-}
-
-impl AuditEvent {
-    /// The event in the audit log's general form.
-    pub fn capability_use(&self) -> CapabilityUse {
-        match self {
-            AuditEvent::EnvPassed { name } => CapabilityUse::allowed("env.read", name.clone()),
-            AuditEvent::EnvNotSet { name } => {
-                CapabilityUse::denied("env.read", name.clone(), format!("{name} set on the host"))
-            }
-            AuditEvent::Capability(used) => used.clone(),
-        }
-    }
-}
-
-impl fmt::Display for AuditEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AuditEvent::EnvPassed { name } => write!(f, "env: passed {name}"),
-            AuditEvent::EnvNotSet { name } => {
-                write!(f, "env: {name} is granted but not set on the host")
-            }
-            AuditEvent::Capability(used) => write!(f, "{used}"),
-        }
-    }
-}
-
-/// A callback that sees every [`AuditEvent`] of a run.
-pub type AuditHook = Arc<dyn Fn(&AuditEvent) + Send + Sync>;
 
 impl Grants {
     /// No capabilities at all; see the type's docs for each default.

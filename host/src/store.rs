@@ -15,6 +15,7 @@
 //! guest.children.0.shutdown(CHILD_REAP_PATIENCE).await;
 //! ```
 
+use crate::audit::AuditHook;
 use crate::calls::{CallSlots, CallsData};
 use crate::error::Error;
 use crate::limits::{CpuMeter, Limits, MemoryLimiter};
@@ -22,7 +23,7 @@ use crate::net::NetAccess;
 use crate::net::unix::UnixAccess;
 use crate::net::wasi::{NetView, SocketsView};
 use crate::outcome::LimitsHit;
-use crate::policy::{AuditHook, Grants};
+use crate::policy::Grants;
 use crate::process::{Children, ProcessCtx, ProcessView, Processes, child::ChildrenGuard};
 use crate::signals::RunSignals;
 use crate::signals::host::{SignalsData, SignalsView};
@@ -185,7 +186,11 @@ impl GuestStore {
             net,
             unix: grants.unix_access(),
             audit: grants.audit_hook().cloned(),
-            process: ProcessCtx::new(grants, children.0.clone()),
+            process: ProcessCtx::new(
+                grants.run_grant().clone(),
+                grants.audit_hook().cloned(),
+                children.0.clone(),
+            ),
             signals,
             table,
             memory: MemoryLimiter::new(limits.memory_limit()),

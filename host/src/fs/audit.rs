@@ -55,7 +55,7 @@
 
 use super::FsAccess;
 use crate::audit::CapabilityUse;
-use crate::policy::{AuditEvent, AuditHook};
+use crate::audit::{AuditEvent, AuditHook};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::component::{Resource, ResourceTable};

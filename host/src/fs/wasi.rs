@@ -43,7 +43,7 @@
 
 use super::FsAccess;
 use super::audit::{PathAttempt, Refusal};
-use crate::policy::AuditHook;
+use crate::audit::AuditHook;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Accessor, Linker, Resource, ResourceTable};
 use wasmtime_wasi::WasiView;

@@ -15,7 +15,7 @@ use super::NetGrant;
 use super::SharedPorts;
 use super::policy::{NetPolicy, UdpSide, Use, Verdict};
 use crate::audit::CapabilityUse;
-use crate::policy::{AuditEvent, AuditHook};
+use crate::audit::{AuditEvent, AuditHook};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

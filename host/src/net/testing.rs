@@ -2,8 +2,8 @@
 //! audit lines, and a runtime like a store's.
 
 use super::{NetAccess, NetGrant};
+use crate::audit::AuditEvent;
 use crate::audit::Decision;
-use crate::policy::AuditEvent;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ pub(crate) fn access(net: &[&str], listen: &[&str]) -> (NetAccess, Seen) {
     g.add_listen(listen.iter().map(|s| s.parse().unwrap()));
     let seen: Seen = Arc::default();
     let log = seen.clone();
-    let hook: crate::policy::AuditHook = Arc::new(move |e: &AuditEvent| {
+    let hook: crate::audit::AuditHook = Arc::new(move |e: &AuditEvent| {
         if let AuditEvent::Capability(u) = e {
             let allowed = u.decision == Decision::Allowed;
             log.lock()

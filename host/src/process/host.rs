@@ -62,7 +62,7 @@ impl ProcessView<'_> {
         };
         match self.ctx.children.spawn(request) {
             Ok(child) => {
-                self.ctx.grants.report_use(used);
+                self.ctx.report_use(used);
                 Ok(Ok(self.table.push(child)?))
             }
             Err(e) => Ok(Err(e.into())),
@@ -81,7 +81,7 @@ impl ProcessView<'_> {
                 ..
             } => {
                 let used = CapabilityUse::denied("process.spawn", asked, grant).resolved(resolved);
-                self.ctx.grants.report_use(used);
+                self.ctx.report_use(used);
                 wit::Error::NotPermitted(message)
             }
         }
@@ -95,7 +95,7 @@ impl wit::Host for ProcessView<'_> {
         args: Vec<String>,
         options: wit::Options,
     ) -> wasmtime::Result<Result<Resource<ChildProcess>, wit::Error>> {
-        let allowed = match self.ctx.grants.run_grant().check(&program) {
+        let allowed = match self.ctx.run.check(&program) {
             Ok(allowed) => allowed,
             Err(refusal) => return Ok(Err(self.refused(refusal))),
         };
@@ -111,11 +111,11 @@ impl wit::Host for ProcessView<'_> {
         command: String,
         options: wit::Options,
     ) -> wasmtime::Result<Result<Resource<ChildProcess>, wit::Error>> {
-        if !self.ctx.grants.run_grant().shell() {
+        if !self.ctx.run.shell() {
             let message = format!(
                 "running a shell command is not granted (allow it with --allow-shell): {command}"
             );
-            self.ctx.grants.report_use(CapabilityUse::denied(
+            self.ctx.report_use(CapabilityUse::denied(
                 "process.shell",
                 command,
                 "--allow-shell",

@@ -32,22 +32,43 @@ pub use child::{Children, ExitStatus, Redirect, SpawnError};
 pub use grant::{Allowed, RunGrant, RunRefusal};
 pub use orphans::adopt_orphans;
 
-use crate::policy::Grants;
+use crate::audit::{AuditEvent, AuditHook, CapabilityUse};
 use wasmtime::component::{HasData, ResourceTable};
 
 /// The default cap on children running at once for one guest.
 pub const DEFAULT_MAX_CHILDREN: usize = 128;
 
-/// One run's subprocess state: its grants and its children.
-#[derive(Debug)]
+/// One run's subprocess state: what it may run, where its uses are
+/// audited, and its children.
 pub(crate) struct ProcessCtx {
-    pub(crate) grants: Grants,
+    pub(crate) run: RunGrant,
+    audit: Option<AuditHook>,
     pub(crate) children: Children,
 }
 
+impl std::fmt::Debug for ProcessCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessCtx")
+            .field("run", &self.run)
+            .field("children", &self.children)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ProcessCtx {
-    pub(crate) fn new(grants: Grants, children: Children) -> Self {
-        ProcessCtx { grants, children }
+    pub(crate) fn new(run: RunGrant, audit: Option<AuditHook>, children: Children) -> Self {
+        ProcessCtx {
+            run,
+            audit,
+            children,
+        }
+    }
+
+    /// Writes one use (or refusal) to the run's audit hook, if any.
+    pub(crate) fn report_use(&self, used: CapabilityUse) {
+        if let Some(hook) = &self.audit {
+            hook(&AuditEvent::Capability(used));
+        }
     }
 }
 

@@ -46,7 +46,7 @@ mod tests;
 pub use socket::{UnixConn, UnixListener};
 
 use crate::audit::CapabilityUse;
-use crate::policy::{AuditEvent, AuditHook};
+use crate::audit::{AuditEvent, AuditHook};
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};

@@ -19,7 +19,7 @@ mod unix;
 
 use super::NetAccess;
 use crate::audit::CapabilityUse;
-use crate::policy::{AuditEvent, AuditHook};
+use crate::audit::{AuditEvent, AuditHook};
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p3::bindings::sockets::types::{self, ErrorCode};
 use wasmtime_wasi::p3::sockets::{SocketError, SocketResult};

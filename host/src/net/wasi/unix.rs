@@ -22,7 +22,7 @@ impl SocketsView<'_> {
     fn no_unix(&self, capability: &'static str, path: &str) -> wit::UnixError {
         if let Some(hook) = self.audit {
             let used = crate::audit::CapabilityUse::denied(capability, path, "--allow-unix");
-            hook(&crate::policy::AuditEvent::Capability(used));
+            hook(&crate::audit::AuditEvent::Capability(used));
         }
         wit::UnixError::NotGranted(format!(
             "Unix socket {path:?} is not granted (add --allow-unix=PATH)"
