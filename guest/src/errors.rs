@@ -36,7 +36,8 @@ pub enum ErrorKind {
         /// The message passed to `cancel_with`, if any.
         message: Option<String>,
     },
-    /// `TimeoutError`: a `wait_for`, `timeout` or `wait` deadline passed.
+    /// `TimeoutError`: a `wait_for`, `timeout` or `as_completed` deadline
+    /// passed (`wait` returns `(done, pending)` instead, as in asyncio).
     Timeout,
     /// `asyncio.InvalidStateError`: e.g. the result of a task that is not done.
     InvalidState(String),
