@@ -96,7 +96,7 @@ extern crate self as asyncio;
 pub mod bindings {
     //! The WIT bindings (generated from `wit/`); private to the SDK.
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "aio:host/guest",
         pub_export_macro: true,
         default_bindings_module: "asyncio::bindings",
@@ -109,7 +109,7 @@ pub mod bindings {
 #[doc(hidden)]
 pub mod control_bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "aio:host/sdk-exports",
         pub_export_macro: true,
         export_macro_name: "export_control",

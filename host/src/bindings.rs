@@ -1,4 +1,5 @@
-//! The one `bindgen!` over `../wit`: the `aio:host/guest` world.
+//! The one `bindgen!` over `wit` (a link to the workspace's `wit/`, so the
+//! packaged crate carries it): the `aio:host/guest` world.
 //!
 //! WASI interfaces map onto wasmtime-wasi's own p3 bindings (`with`), so the
 //! code generated here is the world itself ([`Guest`], [`GuestPre`], the
@@ -14,7 +15,7 @@
 //! ```
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "wit",
     world: "aio:host/guest",
     with: {
         "wasi": wasmtime_wasi::p3::bindings,

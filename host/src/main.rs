@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod new;
 mod ps;
 mod repl;
 
@@ -67,6 +68,24 @@ enum Command {
     Ps(PsArgs),
     /// Show them as a tree of who awaits whom (`python -m asyncio pstree`).
     Pstree(PsArgs),
+    /// Create a guest crate that builds and runs at once (a program, or
+    /// with --plugin a plugin); never overwrites anything.
+    New(NewArgs),
+}
+
+#[derive(Debug, Args)]
+struct NewArgs {
+    /// The crate's directory; its last component is the crate's name.
+    path: PathBuf,
+
+    /// A plugin (a library exporting a WIT interface) instead of a program.
+    #[arg(long)]
+    plugin: bool,
+
+    /// Depend on the asyncio crate in DIR (default: the checkout aio was
+    /// built from, if it is still there, else the registry's).
+    #[arg(long, value_name = "DIR")]
+    sdk: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -304,6 +323,7 @@ async fn execute(cli: &Cli) -> Result<u8, Error> {
     match &cli.command {
         Command::Ps(args) => return ps::ask(args.pid, ps_form(args, ps::Form::Ps)).await,
         Command::Pstree(args) => return ps::ask(args.pid, ps_form(args, ps::Form::Tree)).await,
+        Command::New(args) => return new_crate(args),
         _ => {}
     }
     let runtime = Runtime::new()?;
@@ -313,8 +333,35 @@ async fn execute(cli: &Cli) -> Result<u8, Error> {
         Command::Repl(args) => repl(&runtime, args, cli.verbose).await,
         Command::Compile(args) => compile(&runtime, args, cli.verbose),
         Command::Inspect(args) => inspect(&runtime, args, cli.verbose),
-        Command::Ps(_) | Command::Pstree(_) => unreachable!("answered above"),
+        Command::Ps(_) | Command::Pstree(_) | Command::New(_) => unreachable!("answered above"),
     }
+}
+
+/// `aio new`: the crate, and what to do next.
+fn new_crate(args: &NewArgs) -> Result<u8, Error> {
+    let bad = |why: String| Error::new(aio_host::ErrorKind::BadArguments, why);
+    let sdk = new::Sdk::find(args.sdk.as_deref()).map_err(bad)?;
+    let files = new::create(&args.path, args.plugin, &sdk).map_err(bad)?;
+    let dir = args.path.display();
+    println!("created {dir}:");
+    for file in files {
+        println!("  {}", file.display());
+    }
+    if let new::Sdk::Path(sdk) = &sdk {
+        println!("with the SDK at {}", sdk.display());
+    }
+    let name = args.path.file_name().unwrap_or_default().to_string_lossy();
+    if args.plugin {
+        let wasm = name.replace('-', "_");
+        println!(
+            "next: cd {dir} && cargo build --release && \\\n      aio call target/wasm32-wasip2/release/{wasm}.wasm 'greet(\"world\")'"
+        );
+    } else {
+        println!(
+            "next: cd {dir} && cargo build --release && aio run target/wasm32-wasip2/release/{name}.wasm"
+        );
+    }
+    Ok(0)
 }
 
 fn ps_form(args: &PsArgs, form: ps::Form) -> ps::Form {

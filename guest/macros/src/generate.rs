@@ -20,9 +20,11 @@ use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use quote::quote;
 use wit_parser::{Resolve, WorldItem, WorldKey};
 
-/// Where the SDK's WIT is (its `aio:host` package and the vendored WASI).
+/// Where the SDK's WIT is (its `aio:host` package and the vendored WASI):
+/// `wit`, a link to the workspace's `wit/` that the packaged crate carries
+/// as files.
 fn sdk_wit() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("wit")
 }
 
 /// One `key: value` (or bare `key`) of the options.

@@ -33,6 +33,8 @@ mod instance;
 mod instance_life;
 mod instances;
 mod net;
+mod new;
+mod package;
 mod plugins;
 mod process;
 mod ps;

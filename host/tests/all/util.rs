@@ -324,3 +324,11 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// A target directory for building guest crates outside the workspace
+/// (`aio new`'s, the packaged SDK's): shared by those tests, and kept from
+/// one run to the next like the workspace's own target directory (one
+/// fixed place, so it never piles up), so their dependencies build once.
+pub fn outside_target_dir() -> PathBuf {
+    std::env::temp_dir().join("aio-outside-target")
+}

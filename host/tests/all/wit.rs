@@ -95,3 +95,15 @@ fn wit_deps_match_pinned_wasmtime_wasi() {
         );
     }
 }
+
+/// The crates that carry the WIT (for `cargo package`) do so through links
+/// to `wit/`, so no copy can drift from it.
+#[test]
+fn every_crate_links_the_one_wit() {
+    let root = workspace().join("wit").canonicalize().unwrap();
+    for copy in ["guest/wit", "guest/macros/wit", "host/wit"] {
+        let path = workspace().join(copy);
+        assert!(path.is_symlink(), "{copy} is not a link to wit/");
+        assert_eq!(path.canonicalize().unwrap(), root, "{copy}");
+    }
+}
