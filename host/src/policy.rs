@@ -384,13 +384,12 @@ where
     entries.into_iter().map(|e| e.as_ref().parse()).collect()
 }
 
-/// Opens wasmtime-wasi's name lookup when there is a connect grant. Its
-/// sockets stay off (`deny_network`): TCP and UDP are the host's own, with
-/// the run's [`NetAccess`] (crate::net), and wasmtime-wasi's address check
-/// cannot tell an explicit bind from an implicit one (nor one socket from
-/// another), so its WASI 0.2 sockets are refused too.
+/// Opens wasmtime-wasi's name lookup when there is a connect grant, and
+/// its WASI 0.2 TCP sockets under the run's grants
+/// ([`NetAccess::open_wasi_p2_tcp`]).
 fn open_network(builder: &mut WasiCtxBuilder, access: &NetAccess) {
     builder.allow_ip_name_lookup(access.grant().allows_name_lookup());
+    access.open_wasi_p2_tcp(builder);
 }
 
 /// Switches every socket capability off explicitly. wasmtime-wasi 48's

@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::component::{Component, ComponentExportIndex, Linker};
 use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::bindings::CommandPre;
 
 /// Loads guest components and runs them. Create one per process (it owns a
 /// compiler, a linker and an epoch thread) and share it.
@@ -190,30 +191,24 @@ impl Runtime {
 
     /// Checks a compiled component's exports and imports, and
     /// pre-instantiates it.
-    fn program(
+    pub(crate) fn program(
         &self,
         name: &str,
         component: Component,
         loaded_from: LoadedFrom,
     ) -> Result<Program, Error> {
         let inspection = Inspection::of(&self.engine, &component);
-        if !inspection.has_p3_run() {
-            let message = if inspection.has_p2_run() {
-                format!(
-                    "{name}: this is a WASI 0.2 command (it exports wasi:cli/run@0.2, not @0.3.0): build it with #[asyncio::main]"
-                )
-            } else {
-                let exports: Vec<&str> =
-                    inspection.exports.iter().map(|e| e.name.as_str()).collect();
-                format!(
-                    "{name}: the component does not export wasi:cli/run@0.3.0 (it exports: {})",
-                    if exports.is_empty() {
-                        "nothing".to_owned()
-                    } else {
-                        exports.join(", ")
-                    }
-                )
-            };
+        let p2 = !inspection.has_p3_run() && inspection.has_p2_run();
+        if !inspection.has_p3_run() && !p2 {
+            let exports: Vec<&str> = inspection.exports.iter().map(|e| e.name.as_str()).collect();
+            let message = format!(
+                "{name}: the component does not export wasi:cli/run@0.3.0 or @0.2 (it exports: {})",
+                if exports.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    exports.join(", ")
+                }
+            );
             return Err(Error::new(ErrorKind::NoRunExport, message));
         }
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
@@ -225,15 +220,20 @@ impl Runtime {
                 ),
             )
         })?;
-        let pre = GuestPre::new(instance_pre).map_err(|e| {
+        let unusable = |version: &str, e: wasmtime::Error| {
             Error::new(
                 ErrorKind::NoRunExport,
                 format!(
-                    "{name}: unusable wasi:cli/run@0.3.0 export: {}",
+                    "{name}: unusable wasi:cli/run@{version} export: {}",
                     one_line(&e)
                 ),
             )
-        })?;
+        };
+        let pre = if p2 {
+            Entry::P2(CommandPre::new(instance_pre).map_err(|e| unusable("0.2", e))?)
+        } else {
+            Entry::P3(GuestPre::new(instance_pre).map_err(|e| unusable("0.3.0", e))?)
+        };
         Ok(Program {
             name: name.to_owned(),
             engine: self.engine.clone(),
@@ -313,6 +313,18 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// Which run export a program has, pre-instantiated.
+#[derive(Clone)]
+enum Entry {
+    /// `wasi:cli/run@0.3.0`: asyncio guests, and any WASI 0.3 command.
+    P3(GuestPre<RunState>),
+    /// `wasi:cli/run@0.2.x`: any WASI 0.2 command (a plain `fn main` in
+    /// Rust, or another language's), under the same grants, limits and
+    /// audit. Its sockets are wasmtime-wasi's, checked against the same
+    /// grants (`crate::policy`); it has no task table for `aio ps`.
+    P2(CommandPre<RunState>),
+}
+
 /// A loaded, validated, pre-instantiated guest. Running it again is cheap
 /// (a new store and an instantiation, no compilation). Clones share the
 /// compiled code.
@@ -321,7 +333,7 @@ pub struct Program {
     name: String,
     engine: Engine,
     component: Component,
-    pre: GuestPre<RunState>,
+    pre: Entry,
     loaded_from: LoadedFrom,
     // Keeps epochs ticking while the program can run, even if its `Runtime`
     // is dropped first.
@@ -453,7 +465,8 @@ impl Program {
         Inspection::of(&self.engine, &self.component)
     }
 
-    /// Runs the guest's `wasi:cli/run@0.3.0` export in a fresh store.
+    /// Runs the guest's `wasi:cli/run@0.3.0` export (or a WASI 0.2 command's
+    /// `wasi:cli/run@0.2`) in a fresh store.
     ///
     /// Never fails as a `Result`: every ending, including a trap or an
     /// exhausted limit, is a [`Status`](crate::Status) in the [`Outcome`]. Poll it on a
@@ -543,10 +556,17 @@ type Probe = (
 /// Instantiates the guest in `store` and calls its run export; meanwhile
 /// answers the probe's requests for the task table.
 async fn run_guest(
-    pre: &GuestPre<RunState>,
+    pre: &Entry,
     store: &mut Store<RunState>,
     probe: Option<Probe>,
 ) -> wasmtime::Result<Result<(), ()>> {
+    let pre = match pre {
+        Entry::P3(pre) => pre,
+        Entry::P2(pre) => {
+            let command = pre.instantiate_async(&mut *store).await?;
+            return command.wasi_cli_run().call_run(&mut *store).await;
+        }
+    };
     let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
     let guest = crate::bindings::Guest::new(&mut *store, &instance)?;
     let probe =

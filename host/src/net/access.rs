@@ -164,6 +164,39 @@ impl NetAccess {
         wasmtime_wasi::sockets::ErrorCode::InvalidArgument
     }
 
+    /// Opens wasmtime-wasi's WASI 0.2 TCP sockets (what a plain WASI 0.2
+    /// command uses; WASI 0.3 TCP and UDP are the host's own) under these
+    /// grants, each use checked and audited here:
+    ///
+    /// - a connect needs `--allow-net`; a bind and a listen
+    ///   `--allow-listen`; an accepted client is the listen grant's;
+    /// - wasmtime-wasi checks the bind the system makes at a connect or a
+    ///   listen as a bind to the wildcard with port 0, which it cannot tell
+    ///   from an explicit one: that is allowed as the ephemeral bind (the
+    ///   connect or listen that follows is checked), as for WASI 0.3.
+    ///
+    /// WASI 0.2 UDP stays off: wasmtime-wasi's UDP sockets hear every peer,
+    /// and the grants say which peers a socket may hear.
+    pub(crate) fn open_wasi_p2_tcp(&self, builder: &mut wasmtime_wasi::WasiCtxBuilder) {
+        use wasmtime_wasi::sockets::SocketAddrUse;
+        builder.allow_tcp(true);
+        let access = self.clone();
+        builder.socket_addr_check(move |addr, used| {
+            let use_ = match used {
+                SocketAddrUse::TcpBind if addr.ip().is_unspecified() && addr.port() == 0 => {
+                    Some(Use::EphemeralBind)
+                }
+                SocketAddrUse::TcpBind => Some(Use::Bind),
+                SocketAddrUse::TcpListen => Some(Use::Listen),
+                SocketAddrUse::TcpAccept => Some(Use::Accept),
+                SocketAddrUse::TcpConnect => Some(Use::Connect),
+                SocketAddrUse::UdpBind | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => None,
+            };
+            let allowed = use_.is_some_and(|use_| access.allows(addr, use_));
+            Box::pin(async move { allowed })
+        });
+    }
+
     /// Decides one use of an address, and audits the decision.
     pub(crate) fn allows(&self, addr: SocketAddr, use_: Use) -> bool {
         self.report(self.shared.policy.check(addr, use_))

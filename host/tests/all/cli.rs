@@ -146,11 +146,60 @@ fn cli_handle_limit() {
 
 #[test]
 fn cli_wasi_p2_command() {
-    aio(&["run", CLI_WASI_P2_COMMAND])
-        .status(125)
-        .stdout_is("")
-        .error_line_has("this is a WASI 0.2 command")
-        .stderr_has("build it with #[asyncio::main]");
+    aio(&["run", CLI_WASI_P2_COMMAND, "--", "hello"])
+        .status(0)
+        .stdout_is("a WASI 0.2 command [\"hello\"]\n");
+    // WASI 0.2's exit has no code: a failure is 1 (std's exit(7) too).
+    aio(&["run", CLI_WASI_P2_COMMAND, "--", "7"])
+        .status(1)
+        .stdout_is("a WASI 0.2 command [\"7\"]\n");
+    // The same limits as any guest.
+    aio(&["run", "--max-memory=1MiB", CLI_WASI_P2_COMMAND])
+        .status(137)
+        .error_line_has("memory limit exceeded");
+}
+
+/// A WASI 0.2 command's sockets (wasmtime-wasi's) are under the same
+/// grants: refused and audited without `--allow-net`, allowed with it.
+#[test]
+fn cli_wasi_p2_connect() {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let log = scratch_dir("cli_wasi_p2_connect").join("audit.jsonl");
+    aio(&[
+        "run",
+        "--audit-log",
+        log.to_str().unwrap(),
+        "--allow-net=127.0.0.1:9",
+        CLI_WASI_P2_CONNECT,
+        "--",
+        &addr,
+    ])
+    .status(0)
+    .stdout_is("refused: PermissionDenied\n");
+    let audit = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        audit.contains(&format!("\"target\":\"{addr}\",\"decision\":\"denied\"")),
+        "{audit}"
+    );
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(&conn).read_line(&mut line).unwrap();
+        conn.write_all(b"pong\n").unwrap();
+        line
+    });
+    aio(&[
+        "run",
+        &format!("--allow-net={addr}"),
+        CLI_WASI_P2_CONNECT,
+        "--",
+        &addr,
+    ])
+    .status(0)
+    .stdout_is("connected: pong\n");
+    assert_eq!(server.join().unwrap(), "ping\n");
 }
 
 // ---- limits, grants and failures without a program of their own ----
