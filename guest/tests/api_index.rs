@@ -33,8 +33,8 @@ use std::time::Duration;
 
 use asyncio::queues::{BaseQueue, Fifo};
 use asyncio::transports::{
-    BufferedProtocol, DatagramProtocol, DatagramTransport, Protocol, SubprocessProtocol,
-    SubprocessTransport, Transport,
+    BaseProtocol, BufferedProtocol, DatagramProtocol, DatagramTransport, Protocol,
+    SubprocessProtocol, SubprocessTransport, Transport,
 };
 
 // ---- Runners ----
@@ -341,9 +341,11 @@ use asyncio::net::getnameinfo as _;
 use asyncio::signals::Signal as _;
 
 struct P;
+impl BaseProtocol for P {}
 impl Protocol for P {}
 
 struct B;
+impl BaseProtocol for B {}
 impl BufferedProtocol for B {
     fn get_buffer(&mut self, _size_hint: usize) -> &mut [u8] {
         &mut []
@@ -477,24 +479,20 @@ fn transports(transport: Transport) -> asyncio::Result<()> {
 
 // ---- Protocols ----
 
+use asyncio::transports::BaseProtocol as _;
 use asyncio::transports::BufferedProtocol as _;
 use asyncio::transports::DatagramProtocol as _;
 use asyncio::transports::Protocol as _;
 use asyncio::transports::SubprocessProtocol as _;
 
 fn protocols() {
-    let _: fn(&mut P, Transport) = asyncio::transports::Protocol::connection_made;
-    let _: fn(&mut P, Option<asyncio::Error>) = asyncio::transports::Protocol::connection_lost;
-    let _: fn(&mut P) = asyncio::transports::Protocol::pause_writing;
-    let _: fn(&mut P) = asyncio::transports::Protocol::resume_writing;
+    let _: fn(&mut P, Transport) = asyncio::transports::BaseProtocol::connection_made;
+    let _: fn(&mut P, Option<asyncio::Error>) = asyncio::transports::BaseProtocol::connection_lost;
+    let _: fn(&mut P) = asyncio::transports::BaseProtocol::pause_writing;
+    let _: fn(&mut P) = asyncio::transports::BaseProtocol::resume_writing;
     let _: fn(&mut P, &[u8]) = asyncio::transports::Protocol::data_received;
     let _: fn(&mut P) -> bool = asyncio::transports::Protocol::eof_received;
 
-    let _: fn(&mut B, Transport) = asyncio::transports::BufferedProtocol::connection_made;
-    let _: fn(&mut B, Option<asyncio::Error>) =
-        asyncio::transports::BufferedProtocol::connection_lost;
-    let _: fn(&mut B) = asyncio::transports::BufferedProtocol::pause_writing;
-    let _: fn(&mut B) = asyncio::transports::BufferedProtocol::resume_writing;
     let _: fn(&mut B) -> bool = asyncio::transports::BufferedProtocol::eof_received;
     let _: fn(&mut B, usize) -> &mut [u8] = asyncio::transports::BufferedProtocol::get_buffer;
     let _: fn(&mut B, usize) = asyncio::transports::BufferedProtocol::buffer_updated;

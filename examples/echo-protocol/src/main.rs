@@ -8,7 +8,7 @@
 //! aio run echo-protocol.wasm --allow-listen=127.0.0.1:8888 -- 8888 [SECONDS]
 //! ```
 
-use asyncio::transports::{Protocol, Transport};
+use asyncio::transports::{BaseProtocol, Protocol, Transport};
 use asyncio::{Event, get_running_loop, wait_for};
 use std::time::Duration;
 
@@ -19,26 +19,9 @@ struct Echo {
     stop: Event,
 }
 
-impl Protocol for Echo {
+impl BaseProtocol for Echo {
     fn connection_made(&mut self, transport: Transport) {
         self.transport = Some(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        let Some(t) = &self.transport else { return };
-        for &b in data {
-            if b == b'\n' {
-                if self.line.trim_ascii() == b"quit" {
-                    self.stop.set();
-                    t.close();
-                    return;
-                }
-                self.line.clear();
-            } else if self.line.len() < 16 {
-                self.line.push(b);
-            }
-        }
-        let _ = t.write(data);
     }
 
     fn pause_writing(&mut self) {
@@ -55,6 +38,25 @@ impl Protocol for Echo {
 
     fn connection_lost(&mut self, _error: Option<asyncio::Error>) {
         self.transport = None;
+    }
+}
+
+impl Protocol for Echo {
+    fn data_received(&mut self, data: &[u8]) {
+        let Some(t) = &self.transport else { return };
+        for &b in data {
+            if b == b'\n' {
+                if self.line.trim_ascii() == b"quit" {
+                    self.stop.set();
+                    t.close();
+                    return;
+                }
+                self.line.clear();
+            } else if self.line.len() < 16 {
+                self.line.push(b);
+            }
+        }
+        let _ = t.write(data);
     }
 }
 

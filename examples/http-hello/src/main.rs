@@ -19,7 +19,7 @@
 
 mod http;
 
-use asyncio::transports::{Protocol, Transport};
+use asyncio::transports::{BaseProtocol, Protocol, Transport};
 use asyncio::{ErrorKind, StreamReader, StreamWriter};
 use http::{MAX_HEAD, Parsed};
 
@@ -160,11 +160,17 @@ impl HttpProtocol {
     }
 }
 
-impl Protocol for HttpProtocol {
+impl BaseProtocol for HttpProtocol {
     fn connection_made(&mut self, transport: Transport) {
         self.transport = Some(transport);
     }
 
+    fn connection_lost(&mut self, _error: Option<asyncio::Error>) {
+        self.transport = None;
+    }
+}
+
+impl Protocol for HttpProtocol {
     fn data_received(&mut self, mut data: &[u8]) {
         let skipped = self.skip.min(data.len());
         self.skip -= skipped;
@@ -185,10 +191,6 @@ impl Protocol for HttpProtocol {
                 self.buf.drain(..used);
             }
         }
-    }
-
-    fn connection_lost(&mut self, _error: Option<asyncio::Error>) {
-        self.transport = None;
     }
 }
 

@@ -65,14 +65,16 @@ impl Loop {
     /// attempt is abandoned and `factory` is not called.
     ///
     /// ```no_run
-    /// use asyncio::transports::{Protocol, Transport};
+    /// use asyncio::transports::{BaseProtocol, Protocol, Transport};
     ///
     /// struct Hello(Option<Transport>);
-    /// impl Protocol for Hello {
+    /// impl BaseProtocol for Hello {
     ///     fn connection_made(&mut self, t: Transport) {
     ///         t.write(b"hello\n").unwrap();
     ///         self.0 = Some(t);
     ///     }
+    /// }
+    /// impl Protocol for Hello {
     ///     fn data_received(&mut self, data: &[u8]) {
     ///         println!("got {}", String::from_utf8_lossy(data));
     ///         self.0.as_ref().unwrap().close();

@@ -11,16 +11,19 @@
 //! is the same [`Server`](crate::Server), whichever API drives it.
 //!
 //! ```no_run
-//! use asyncio::transports::{Protocol, Transport};
+//! use asyncio::transports::{BaseProtocol, Protocol, Transport};
 //!
 //! /// Echoes every byte back.
 //! #[derive(Default)]
 //! struct Echo(Option<Transport>);
 //!
-//! impl Protocol for Echo {
+//! impl BaseProtocol for Echo {
 //!     fn connection_made(&mut self, transport: Transport) {
 //!         self.0 = Some(transport);
 //!     }
+//! }
+//!
+//! impl Protocol for Echo {
 //!     fn data_received(&mut self, data: &[u8]) {
 //!         if let Some(t) = &self.0 {
 //!             let _ = t.write(data);
@@ -89,7 +92,7 @@ mod protocols;
 mod transport;
 
 pub use datagram::{DatagramTransport, MAX_DATAGRAM};
-pub use protocols::{BufferedProtocol, DatagramProtocol, Protocol};
+pub use protocols::{BaseProtocol, BufferedProtocol, DatagramProtocol, Protocol};
 pub use transport::Transport;
 
 pub use crate::subprocess::{PipeTransport, SubprocessProtocol, SubprocessTransport};

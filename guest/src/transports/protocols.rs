@@ -5,13 +5,10 @@ use std::net::SocketAddr;
 use super::{DatagramTransport, Transport};
 use crate::errors::Error;
 
-/// A stream protocol (asyncio's `Protocol`): callbacks a [`Transport`]
-/// makes, in this order, exactly once per connection for the first and the
-/// last:
-///
-/// ```text
-/// connection_made -> data_received* -> eof_received? -> connection_lost
-/// ```
+/// What every stream protocol has (asyncio's `BaseProtocol`): the
+/// connection's start and end, and write flow control. [`Protocol`] and
+/// [`BufferedProtocol`] add how bytes arrive; a type implements this and
+/// one of them (`impl BaseProtocol for P {}` keeps every default).
 ///
 /// `pause_writing`/`resume_writing` may come at any point between
 /// `connection_made` and `connection_lost`, always in pairs that start with
@@ -19,23 +16,10 @@ use crate::errors::Error;
 ///
 /// Callbacks are plain (not `async`) methods, as in asyncio: start a task
 /// for work that must wait.
-pub trait Protocol: 'static {
+pub trait BaseProtocol: 'static {
     /// The connection is up; keep `transport` to write and to close.
     fn connection_made(&mut self, transport: Transport) {
         let _ = transport;
-    }
-
-    /// Bytes arrived (never empty).
-    fn data_received(&mut self, data: &[u8]) {
-        let _ = data;
-    }
-
-    /// The peer will send nothing more (it shut down its writing side).
-    /// Return `true` to keep the connection open (writing still works
-    /// until you close it), `false` to have the transport close itself
-    /// (the default, as in asyncio).
-    fn eof_received(&mut self) -> bool {
-        false
     }
 
     /// The connection is gone: `None` after a local `close`/`abort` or a
@@ -52,16 +36,33 @@ pub trait Protocol: 'static {
     fn resume_writing(&mut self) {}
 }
 
+/// A stream protocol (asyncio's `Protocol`): callbacks a [`Transport`]
+/// makes, in this order, exactly once per connection for the first and the
+/// last (the first and the last are [`BaseProtocol`]'s):
+///
+/// ```text
+/// connection_made -> data_received* -> eof_received? -> connection_lost
+/// ```
+pub trait Protocol: BaseProtocol {
+    /// Bytes arrived (never empty).
+    fn data_received(&mut self, data: &[u8]) {
+        let _ = data;
+    }
+
+    /// The peer will send nothing more (it shut down its writing side).
+    /// Return `true` to keep the connection open (writing still works
+    /// until you close it), `false` to have the transport close itself
+    /// (the default, as in asyncio).
+    fn eof_received(&mut self) -> bool {
+        false
+    }
+}
+
 /// A stream protocol that receives into its own buffer (asyncio's
 /// `BufferedProtocol`): the transport asks for a buffer, fills it, and says
 /// how much it wrote. The same call order as [`Protocol`], with
 /// `get_buffer`/`buffer_updated` in place of `data_received`.
-pub trait BufferedProtocol: 'static {
-    /// See [`Protocol::connection_made`].
-    fn connection_made(&mut self, transport: Transport) {
-        let _ = transport;
-    }
-
+pub trait BufferedProtocol: BaseProtocol {
     /// A buffer to receive into; `size_hint` is how many bytes are waiting
     /// (at least one). It must not be empty: an empty buffer is a fatal
     /// error for the connection (`connection_lost(Some(..))`), as in asyncio.
@@ -74,17 +75,6 @@ pub trait BufferedProtocol: 'static {
     fn eof_received(&mut self) -> bool {
         false
     }
-
-    /// See [`Protocol::connection_lost`].
-    fn connection_lost(&mut self, error: Option<Error>) {
-        let _ = error;
-    }
-
-    /// See [`Protocol::pause_writing`].
-    fn pause_writing(&mut self) {}
-
-    /// See [`Protocol::resume_writing`].
-    fn resume_writing(&mut self) {}
 }
 
 /// A datagram protocol (asyncio's `DatagramProtocol`), for

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use super::{BufferedProtocol, Protocol};
+use super::{BaseProtocol, BufferedProtocol, Protocol};
 use crate::errors::{Error, Result};
 use crate::net::tcp::ConnHandle;
 use crate::runtime::{self, task::Awaiting};
@@ -17,38 +17,29 @@ use crate::streams::{StreamReader, StreamWriter, WriteBufferLimits};
 const BURST: usize = 16;
 
 /// The calls a driver makes, whatever the protocol's kind. Each takes the
-/// protocol's `RefCell` for the call only.
+/// protocol's `RefCell` for the call only. What every stream protocol has
+/// ([`BaseProtocol`]) is done once, here, through [`base`](Self::base);
+/// each kind says only how bytes and EOF reach it.
 pub(crate) trait Sink {
-    fn made(&self, transport: Transport);
+    /// The protocol, as its [`BaseProtocol`].
+    fn base(&self) -> &RefCell<dyn BaseProtocol>;
     /// Hands over one chunk; an error is fatal for the connection.
     fn data(&self, data: &[u8]) -> Result<()>;
     fn eof(&self) -> bool;
-    fn lost(&self, error: Option<Error>);
+
+    fn made(&self, transport: Transport) {
+        self.base().borrow_mut().connection_made(transport);
+    }
+
+    fn lost(&self, error: Option<Error>) {
+        self.base().borrow_mut().connection_lost(error);
+    }
+
     /// `pause_writing` (true) or `resume_writing` (false); `false` when
     /// the protocol is busy in one of its callbacks (then the driver
     /// delivers it after that callback).
-    fn try_flow(&self, pause: bool) -> bool;
-}
-
-/// A [`Protocol`] as a [`Sink`].
-pub(crate) struct Plain<P>(pub(crate) Rc<RefCell<P>>);
-
-impl<P: Protocol> Sink for Plain<P> {
-    fn made(&self, transport: Transport) {
-        self.0.borrow_mut().connection_made(transport);
-    }
-    fn data(&self, data: &[u8]) -> Result<()> {
-        self.0.borrow_mut().data_received(data);
-        Ok(())
-    }
-    fn eof(&self) -> bool {
-        self.0.borrow_mut().eof_received()
-    }
-    fn lost(&self, error: Option<Error>) {
-        self.0.borrow_mut().connection_lost(error);
-    }
     fn try_flow(&self, pause: bool) -> bool {
-        let Ok(mut p) = self.0.try_borrow_mut() else {
+        let Ok(mut p) = self.base().try_borrow_mut() else {
             return false;
         };
         if pause {
@@ -60,13 +51,29 @@ impl<P: Protocol> Sink for Plain<P> {
     }
 }
 
+/// A [`Protocol`] as a [`Sink`].
+pub(crate) struct Plain<P>(pub(crate) Rc<RefCell<P>>);
+
+impl<P: Protocol> Sink for Plain<P> {
+    fn base(&self) -> &RefCell<dyn BaseProtocol> {
+        &*self.0
+    }
+    fn data(&self, data: &[u8]) -> Result<()> {
+        self.0.borrow_mut().data_received(data);
+        Ok(())
+    }
+    fn eof(&self) -> bool {
+        self.0.borrow_mut().eof_received()
+    }
+}
+
 /// A [`BufferedProtocol`] as a [`Sink`]: each chunk is copied into the
 /// buffers it gives.
 pub(crate) struct Buffered<B>(pub(crate) Rc<RefCell<B>>);
 
 impl<B: BufferedProtocol> Sink for Buffered<B> {
-    fn made(&self, transport: Transport) {
-        self.0.borrow_mut().connection_made(transport);
+    fn base(&self) -> &RefCell<dyn BaseProtocol> {
+        &*self.0
     }
     fn data(&self, data: &[u8]) -> Result<()> {
         let mut p = self.0.borrow_mut();
@@ -87,20 +94,6 @@ impl<B: BufferedProtocol> Sink for Buffered<B> {
     }
     fn eof(&self) -> bool {
         self.0.borrow_mut().eof_received()
-    }
-    fn lost(&self, error: Option<Error>) {
-        self.0.borrow_mut().connection_lost(error);
-    }
-    fn try_flow(&self, pause: bool) -> bool {
-        let Ok(mut p) = self.0.try_borrow_mut() else {
-            return false;
-        };
-        if pause {
-            p.pause_writing();
-        } else {
-            p.resume_writing();
-        }
-        true
     }
 }
 

@@ -4,17 +4,19 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use asyncio::transports::{Protocol, Transport};
+use asyncio::transports::{BaseProtocol, Protocol, Transport};
 use asyncio::{get_running_loop, open_connection, start_server};
 
 #[derive(Default)]
 struct Keep(Rc<RefCell<Option<Transport>>>);
 
-impl Protocol for Keep {
+impl BaseProtocol for Keep {
     fn connection_made(&mut self, transport: Transport) {
         *self.0.borrow_mut() = Some(transport);
     }
 }
+
+impl Protocol for Keep {}
 
 #[asyncio::main]
 async fn main() -> asyncio::Result<()> {

@@ -3,7 +3,7 @@
 //! guest. The server's protocol echoes; the client's sends a line, prints
 //! what comes back and the session both ends saw, then closes.
 use asyncio::ssl::SslContext;
-use asyncio::transports::{Protocol, Transport};
+use asyncio::transports::{BaseProtocol, Protocol, Transport};
 use asyncio::{Error, Event, get_running_loop, wait_for};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,17 +11,21 @@ use std::time::Duration;
 
 struct Echo(Option<Transport>);
 
-impl Protocol for Echo {
+impl BaseProtocol for Echo {
     fn connection_made(&mut self, t: Transport) {
         let tls = t.ssl_object().expect("TLS before connection_made");
         println!("server made: {}", tls.version());
         self.0 = Some(t);
     }
-    fn data_received(&mut self, data: &[u8]) {
-        self.0.as_ref().unwrap().write(data).unwrap();
-    }
+
     fn connection_lost(&mut self, _: Option<Error>) {
         println!("server lost");
+    }
+}
+
+impl Protocol for Echo {
+    fn data_received(&mut self, data: &[u8]) {
+        self.0.as_ref().unwrap().write(data).unwrap();
     }
 }
 
@@ -30,7 +34,7 @@ struct Client {
     done: Event,
 }
 
-impl Protocol for Client {
+impl BaseProtocol for Client {
     fn connection_made(&mut self, t: Transport) {
         let tls = t.ssl_object().expect("TLS before connection_made");
         println!(
@@ -41,14 +45,18 @@ impl Protocol for Client {
         );
         t.write(b"over tls\n").unwrap();
     }
+
+    fn connection_lost(&mut self, e: Option<Error>) {
+        println!("client lost: {:?}", e.map(|e| e.to_string()));
+    }
+}
+
+impl Protocol for Client {
     fn data_received(&mut self, data: &[u8]) {
         self.got.borrow_mut().extend_from_slice(data);
         if self.got.borrow().ends_with(b"\n") {
             self.done.set();
         }
-    }
-    fn connection_lost(&mut self, e: Option<Error>) {
-        println!("client lost: {:?}", e.map(|e| e.to_string()));
     }
 }
 

@@ -7,7 +7,7 @@
 //! five such connections and must see a reset for each abort; then this
 //! guest connects to its own protocol server, asks for an abort, and
 //! prints what its transport saw.
-use asyncio::transports::{Protocol, Transport};
+use asyncio::transports::{BaseProtocol, Protocol, Transport};
 use asyncio::{Event, Server, get_running_loop, start_server, wait_for};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -20,10 +20,13 @@ struct Commands {
     line: Vec<u8>,
 }
 
-impl Protocol for Commands {
+impl BaseProtocol for Commands {
     fn connection_made(&mut self, t: Transport) {
         self.t = Some(t);
     }
+}
+
+impl Protocol for Commands {
     fn data_received(&mut self, data: &[u8]) {
         self.line.extend_from_slice(data);
         let t = self.t.as_ref().unwrap();
@@ -49,10 +52,11 @@ struct Client {
     done: Event,
 }
 
-impl Protocol for Client {
+impl BaseProtocol for Client {
     fn connection_made(&mut self, t: Transport) {
         t.write(b"abort\n").unwrap();
     }
+
     fn connection_lost(&mut self, e: Option<asyncio::Error>) {
         *self.lost.borrow_mut() = Some(match e {
             None => "None".into(),
@@ -61,6 +65,8 @@ impl Protocol for Client {
         self.done.set();
     }
 }
+
+impl Protocol for Client {}
 
 #[asyncio::main]
 async fn main() -> asyncio::Result<()> {

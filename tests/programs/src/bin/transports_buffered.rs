@@ -1,5 +1,5 @@
 //! A BufferedProtocol with a small buffer receives every byte, in order.
-use asyncio::transports::{BufferedProtocol, Transport};
+use asyncio::transports::{BaseProtocol, BufferedProtocol, Transport};
 use asyncio::{Error, Event, get_running_loop, open_connection, wait_for};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -14,21 +14,26 @@ struct Collect {
     done: Event,
 }
 
-impl BufferedProtocol for Collect {
+impl BaseProtocol for Collect {
     fn connection_made(&mut self, t: Transport) {
         let _ = t;
     }
+
+    fn connection_lost(&mut self, e: Option<Error>) {
+        assert!(e.is_none(), "{e:?}");
+        self.done.set();
+    }
+}
+
+impl BufferedProtocol for Collect {
     fn get_buffer(&mut self, size_hint: usize) -> &mut [u8] {
         assert!(size_hint > 0);
         &mut self.buf
     }
+
     fn buffer_updated(&mut self, n: usize) {
         *self.calls.borrow_mut() += 1;
         self.got.borrow_mut().extend_from_slice(&self.buf[..n]);
-    }
-    fn connection_lost(&mut self, e: Option<Error>) {
-        assert!(e.is_none(), "{e:?}");
-        self.done.set();
     }
 }
 

@@ -2,7 +2,7 @@
 //! client that sends, half-closes and reads, then one that resets; this
 //! guest then aborts a connection of its own. Each connection's callbacks
 //! are printed in order (data as one `data` per callback, sizes summed).
-use asyncio::transports::{Protocol, Transport};
+use asyncio::transports::{BaseProtocol, Protocol, Transport};
 use asyncio::{Error, Event, get_running_loop, wait_for};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -31,13 +31,24 @@ fn describe(e: &Option<Error>) -> String {
     }
 }
 
-impl Protocol for Recorder {
+impl BaseProtocol for Recorder {
     fn connection_made(&mut self, t: Transport) {
         assert!(t.peername().is_some() && t.sockname().is_some());
         assert_eq!(t.get_extra_info("peername"), t.peername());
         self.push("made".into());
         self.transport = Some(t);
     }
+
+    fn connection_lost(&mut self, e: Option<Error>) {
+        self.push(format!("lost({})", describe(&e)));
+        self.transport = None;
+        if let Some(ev) = &self.lost {
+            ev.set();
+        }
+    }
+}
+
+impl Protocol for Recorder {
     fn data_received(&mut self, data: &[u8]) {
         assert!(!data.is_empty());
         if self.log.borrow().last().is_some_and(|l| l == "data") {
@@ -51,6 +62,7 @@ impl Protocol for Recorder {
             t.write(b"ok\n").unwrap();
         }
     }
+
     fn eof_received(&mut self) -> bool {
         self.push("eof".into());
         let t = self.transport.as_ref().unwrap();
@@ -61,13 +73,6 @@ impl Protocol for Recorder {
             assert!(t.write(b"late").is_err(), "write after close fails");
         }
         true
-    }
-    fn connection_lost(&mut self, e: Option<Error>) {
-        self.push(format!("lost({})", describe(&e)));
-        self.transport = None;
-        if let Some(ev) = &self.lost {
-            ev.set();
-        }
     }
 }
 

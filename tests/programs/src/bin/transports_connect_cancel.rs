@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use asyncio::transports::{Protocol, Transport};
+use asyncio::transports::{BaseProtocol, Protocol, Transport};
 use asyncio::{Error, create_task, get_running_loop, sleep, start_server, wait_for};
 use test_programs::until;
 
@@ -28,19 +28,24 @@ impl Probe {
     }
 }
 
-impl Protocol for Probe {
+impl BaseProtocol for Probe {
     fn connection_made(&mut self, _t: Transport) {
         self.note("made".into());
     }
+
+    fn connection_lost(&mut self, e: Option<Error>) {
+        self.note(format!("lost({:?})", e.map(|e| e.kind().clone())));
+    }
+}
+
+impl Protocol for Probe {
     fn data_received(&mut self, data: &[u8]) {
         self.note(format!("data {}", String::from_utf8_lossy(data)));
     }
+
     fn eof_received(&mut self) -> bool {
         self.note("eof".into());
         false
-    }
-    fn connection_lost(&mut self, e: Option<Error>) {
-        self.note(format!("lost({:?})", e.map(|e| e.kind().clone())));
     }
 }
 

@@ -1,5 +1,5 @@
 //! pause_reading stops data_received until resume_reading; nothing is lost.
-use asyncio::transports::{Protocol, Transport};
+use asyncio::transports::{BaseProtocol, Protocol, Transport};
 use asyncio::{Event, get_running_loop, open_connection, sleep, wait_for};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -11,15 +11,19 @@ struct Paused {
     eof: Event,
 }
 
-impl Protocol for Paused {
+impl BaseProtocol for Paused {
     fn connection_made(&mut self, t: Transport) {
         t.pause_reading();
         assert!(!t.is_reading());
         *self.transport.borrow_mut() = Some(t);
     }
+}
+
+impl Protocol for Paused {
     fn data_received(&mut self, data: &[u8]) {
         self.got.set(self.got.get() + data.len());
     }
+
     fn eof_received(&mut self) -> bool {
         self.eof.set();
         false

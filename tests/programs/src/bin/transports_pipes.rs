@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use asyncio::transports::{Protocol, Transport};
+use asyncio::transports::{BaseProtocol, Protocol, Transport};
 use asyncio::{Error, get_running_loop};
 use test_programs::until;
 
@@ -16,23 +16,28 @@ struct Probe {
     transport: Option<Transport>,
 }
 
-impl Protocol for Probe {
+impl BaseProtocol for Probe {
     fn connection_made(&mut self, transport: Transport) {
         self.log.borrow_mut().push("made".into());
         self.transport = Some(transport);
     }
-    fn data_received(&mut self, data: &[u8]) {
-        let text = String::from_utf8_lossy(data).replace('\n', "|");
-        self.log.borrow_mut().push(format!("data {text}"));
-    }
-    fn eof_received(&mut self) -> bool {
-        self.log.borrow_mut().push("eof".into());
-        true // asks to stay open: a read pipe ends anyway
-    }
+
     fn connection_lost(&mut self, e: Option<Error>) {
         let how = e.map_or("None".to_owned(), |e| format!("{:?}", e.kind()));
         self.log.borrow_mut().push(format!("lost({how})"));
         self.transport = None;
+    }
+}
+
+impl Protocol for Probe {
+    fn data_received(&mut self, data: &[u8]) {
+        let text = String::from_utf8_lossy(data).replace('\n', "|");
+        self.log.borrow_mut().push(format!("data {text}"));
+    }
+
+    fn eof_received(&mut self) -> bool {
+        self.log.borrow_mut().push("eof".into());
+        true // asks to stay open: a read pipe ends anyway
     }
 }
 

@@ -38,6 +38,7 @@ impl DatagramProtocol for Probe {
         self.note("made".into());
         self.transport = Some(t);
     }
+
     fn datagram_received(&mut self, data: &[u8], addr: SocketAddr) {
         self.note(format!("data {}", String::from_utf8_lossy(data)));
         if self.echo {
@@ -48,9 +49,11 @@ impl DatagramProtocol for Probe {
                 .unwrap();
         }
     }
+
     fn error_received(&mut self, e: Error) {
         self.note(format!("error {e}"));
     }
+
     fn connection_lost(&mut self, e: Option<Error>) {
         self.lost = true;
         self.note(format!("lost({:?})", e.map(|e| e.kind().clone())));

@@ -12,6 +12,7 @@ impl DatagramProtocol for Echo {
     fn connection_made(&mut self, t: DatagramTransport) {
         self.0 = Some(t);
     }
+
     fn datagram_received(&mut self, data: &[u8], addr: SocketAddr) {
         self.0.as_ref().unwrap().sendto(data, Some(addr)).unwrap();
     }
@@ -26,9 +27,11 @@ impl DatagramProtocol for Client {
     fn datagram_received(&mut self, data: &[u8], addr: SocketAddr) {
         self.got.put_nowait((data.to_vec(), addr)).unwrap();
     }
+
     fn error_received(&mut self, error: Error) {
         panic!("error_received: {error}");
     }
+
     fn connection_lost(&mut self, error: Option<Error>) {
         assert!(error.is_none());
         self.lost.set();

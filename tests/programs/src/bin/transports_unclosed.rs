@@ -1,17 +1,19 @@
 //! Debug mode: a transport still open when main returns is reported as
 //! unclosed, and its protocol gets connection_lost(Cancelled) at shutdown;
 //! a closed one is not reported.
-use asyncio::transports::Protocol;
+use asyncio::transports::{BaseProtocol, Protocol};
 use asyncio::{Error, get_running_loop};
 use std::time::Duration;
 
 struct Quiet(&'static str);
 
-impl Protocol for Quiet {
+impl BaseProtocol for Quiet {
     fn connection_lost(&mut self, e: Option<Error>) {
         println!("{}: lost({:?})", self.0, e.map(|e| e.kind().clone()));
     }
 }
+
+impl Protocol for Quiet {}
 
 #[asyncio::main(debug = true)]
 async fn main() -> asyncio::Result<()> {

@@ -1,6 +1,6 @@
 //! pause_writing fires when the write buffer passes the high-water mark
 //! while the peer does not read; resume_writing once the peer reads.
-use asyncio::transports::Protocol;
+use asyncio::transports::{BaseProtocol, Protocol};
 use asyncio::{Event, get_running_loop, sleep, wait_for};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,15 +12,18 @@ struct Writer {
     resumed: Event,
 }
 
-impl Protocol for Writer {
+impl BaseProtocol for Writer {
     fn pause_writing(&mut self) {
         self.events.borrow_mut().push("pause");
     }
+
     fn resume_writing(&mut self) {
         self.events.borrow_mut().push("resume");
         self.resumed.set();
     }
 }
+
+impl Protocol for Writer {}
 
 #[asyncio::main]
 async fn main() -> asyncio::Result<()> {

@@ -7,7 +7,7 @@
 //! - `server PATH N`: an uppercasing line server (`start_unix_server`) for
 //!   N clients, then closed (the host removes the socket file);
 //! - `protocol-server PATH N`: the same with `Loop::create_unix_server`.
-use asyncio::transports::{Protocol, Transport};
+use asyncio::transports::{BaseProtocol, Protocol, Transport};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -58,21 +58,23 @@ struct OneLine {
     transport: Option<Transport>,
 }
 
-impl Protocol for OneLine {
+impl BaseProtocol for OneLine {
     fn connection_made(&mut self, t: Transport) {
         t.write(b"protocol\n").unwrap();
         self.transport = Some(t);
     }
 
+    fn connection_lost(&mut self, _exc: Option<asyncio::Error>) {
+        self.done.set();
+    }
+}
+
+impl Protocol for OneLine {
     fn data_received(&mut self, data: &[u8]) {
         self.got.borrow_mut().extend_from_slice(data);
         if data.ends_with(b"\n") {
             self.transport.as_ref().unwrap().close();
         }
-    }
-
-    fn connection_lost(&mut self, _exc: Option<asyncio::Error>) {
-        self.done.set();
     }
 }
 
@@ -126,11 +128,17 @@ async fn server(path: &str, clients: usize) -> asyncio::Result<()> {
 /// Uppercases every line, as a protocol; counts its connection when lost.
 struct Upper(Option<Transport>, Vec<u8>, Rc<Cell<usize>>);
 
-impl Protocol for Upper {
+impl BaseProtocol for Upper {
     fn connection_made(&mut self, t: Transport) {
         self.0 = Some(t);
     }
 
+    fn connection_lost(&mut self, _exc: Option<asyncio::Error>) {
+        self.2.set(self.2.get() + 1);
+    }
+}
+
+impl Protocol for Upper {
     fn data_received(&mut self, data: &[u8]) {
         self.1.extend_from_slice(data);
         while let Some(end) = self.1.iter().position(|&b| b == b'\n') {
@@ -141,10 +149,6 @@ impl Protocol for Upper {
                 .write(&line.to_ascii_uppercase())
                 .unwrap();
         }
-    }
-
-    fn connection_lost(&mut self, _exc: Option<asyncio::Error>) {
-        self.2.set(self.2.get() + 1);
     }
 }
 
