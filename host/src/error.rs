@@ -227,6 +227,18 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// Text from outside (a flag's value, a path) as a message shows it:
+/// control characters (a newline, an escape) escaped, so that the message
+/// stays one line and cannot drive the terminal.
+pub(crate) fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
 /// A wasmtime error's context chain joined on one line (`a: b: c`), skipping
 /// multi-line links such as a wasm backtrace.
 pub(crate) fn one_line(err: &wasmtime::Error) -> String {

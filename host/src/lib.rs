@@ -133,6 +133,8 @@ pub mod cache;
 mod calls;
 pub mod error;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inspect;
 mod instances;
 pub mod introspect;

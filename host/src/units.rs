@@ -12,20 +12,22 @@
 //! assert!(parse_size("12 parsecs").is_err());
 //! ```
 
+use crate::error::escape_controls;
 use std::time::Duration;
 
 /// Parses a duration: a number (decimals allowed) and a unit, `ns`, `us`,
 /// `ms`, `s`, `m` (minutes) or `h`. Spaces between them are allowed; the
-/// unit is required.
+/// unit is required. Exact, rounded to the nearest nanosecond.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = split_number(text)?;
-    let nanos_per_unit: f64 = match unit {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" | "sec" | "secs" => 1e9,
-        "m" | "min" | "mins" => 60e9,
-        "h" => 3600e9,
+    let text = escape_controls(text);
+    let nanos_per_unit: u128 = match unit {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" | "sec" | "secs" => 1_000_000_000,
+        "m" | "min" | "mins" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
         "" => {
             return Err(format!(
                 "`{text}` has no unit: write e.g. {number}s or {number}ms"
@@ -33,22 +35,27 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         other => {
             return Err(format!(
-                "unknown duration unit `{other}` in `{text}` (use ns, us, ms, s, m or h)"
+                "unknown duration unit `{}` in `{text}` (use ns, us, ms, s, m or h)",
+                escape_controls(other)
             ));
         }
     };
-    let nanos = number * nanos_per_unit;
-    if !nanos.is_finite() || nanos > u64::MAX as f64 {
-        return Err(format!("`{text}` is too long a duration"));
-    }
-    Ok(Duration::from_nanos(nanos.round() as u64))
+    let too_long = || format!("`{text}` is too long a duration");
+    let (scaled, denominator) = scale(number, nanos_per_unit).ok_or_else(too_long)?;
+    let nanos = scaled
+        .checked_add(denominator / 2)
+        .and_then(|rounded| u64::try_from(rounded / denominator).ok())
+        .ok_or_else(too_long)?;
+    Ok(Duration::from_nanos(nanos))
 }
 
 /// Parses a size in bytes: a number (decimals allowed) and an optional unit.
 /// Units are binary, whatever their spelling: `k`, `K`, `KB` and `KiB` all
 /// mean 1024 bytes; likewise `M`, `G`, `T`. No unit or `B` means bytes.
+/// The size must be a whole number of bytes (`1.5KiB` is, `0.1KiB` is not).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let (number, unit) = split_number(text)?;
+    let text = escape_controls(text);
     let lower = unit.to_ascii_lowercase();
     let shift = match lower.as_str() {
         "" | "b" => 0,
@@ -58,22 +65,23 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "t" | "tb" | "tib" => 40,
         _ => {
             return Err(format!(
-                "unknown size unit `{unit}` in `{text}` (use B, KiB, MiB, GiB or TiB; k, M, G also work)"
+                "unknown size unit `{}` in `{text}` (use B, KiB, MiB, GiB or TiB; k, M, G also work)",
+                escape_controls(unit)
             ));
         }
     };
-    let bytes = number * (1u64 << shift) as f64;
-    if !bytes.is_finite() || bytes > u64::MAX as f64 {
-        return Err(format!("`{text}` is too large"));
-    }
-    if bytes.fract() != 0.0 {
+    let too_large = || format!("`{text}` is too large");
+    let (scaled, denominator) = scale(number, 1 << shift).ok_or_else(too_large)?;
+    let bytes = u64::try_from(scaled / denominator).map_err(|_| too_large())?;
+    if scaled % denominator != 0 {
         return Err(format!("`{text}` is not a whole number of bytes"));
     }
-    Ok(bytes as u64)
+    Ok(bytes)
 }
 
-/// Splits `12.5ms` into (12.5, "ms"), trimming spaces.
-fn split_number(text: &str) -> Result<(f64, &str), String> {
+/// Splits `12.5ms` into ("12.5", "ms"), trimming spaces; the number is
+/// digits with at most one `.` (`12`, `1.5`, `.5`, `5.`).
+fn split_number(text: &str) -> Result<(&str, &str), String> {
     let text = text.trim();
     let end = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -83,13 +91,29 @@ fn split_number(text: &str) -> Result<(f64, &str), String> {
         return Err(if text.is_empty() {
             "empty value: expected a number and a unit".to_owned()
         } else {
-            format!("`{text}` does not start with a number")
+            format!("`{}` does not start with a number", escape_controls(text))
         });
     }
-    let number: f64 = digits
-        .parse()
-        .map_err(|_| format!("`{digits}` is not a number"))?;
-    Ok((number, unit.trim()))
+    if digits.matches('.').count() > 1 || digits == "." {
+        return Err(format!("`{digits}` is not a number"));
+    }
+    Ok((digits, unit.trim()))
+}
+
+/// `number` (from [`split_number`]) times `unit`, exactly, as a fraction:
+/// (numerator, a power of ten). Digits of a fraction past the 18th are
+/// dropped (below a nanosecond of an hour); `None` past u128, which is far
+/// past any duration or size.
+fn scale(number: &str, unit: u128) -> Option<(u128, u128)> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let fraction = &fraction[..fraction.len().min(18)];
+    let mut digits: u128 = 0;
+    for digit in whole.bytes().chain(fraction.bytes()) {
+        digits = digits
+            .checked_mul(10)?
+            .checked_add(u128::from(digit - b'0'))?;
+    }
+    Some((digits.checked_mul(unit)?, 10u128.pow(fraction.len() as u32)))
 }
 
 /// Formats a duration the way [`parse_duration`] reads it: `2m`, `10s`,
@@ -143,6 +167,18 @@ mod tests {
         assert_eq!(parse_duration(" 1.5 s "), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration(".5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("0.1ns"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("0.5ns"), Ok(Duration::from_nanos(1)));
+        // Exact where f64 is not (found by the units fuzz target).
+        assert_eq!(
+            parse_duration("18446744073709551615ns"),
+            Ok(Duration::from_nanos(u64::MAX))
+        );
+        assert_eq!(
+            parse_duration("9007199254740993ns"),
+            Ok(Duration::from_nanos(9007199254740993))
+        );
     }
 
     #[test]
@@ -159,6 +195,17 @@ mod tests {
                 .contains("does not start with a number")
         );
         assert!(parse_duration("").unwrap_err().contains("empty"));
+        assert!(parse_duration(".s").unwrap_err().contains("not a number"));
+        assert!(
+            parse_duration("18446744073709551616ns")
+                .unwrap_err()
+                .contains("too long")
+        );
+        // One line, whatever the text (found by the units fuzz target).
+        assert_eq!(
+            parse_duration("1x\ny").unwrap_err(),
+            "unknown duration unit `x\\ny` in `1x\\ny` (use ns, us, ms, s, m or h)"
+        );
         assert!(
             parse_duration("1.2.3s")
                 .unwrap_err()
@@ -182,6 +229,9 @@ mod tests {
         assert_eq!(parse_size("100"), Ok(100));
         assert_eq!(parse_size("100B"), Ok(100));
         assert_eq!(parse_size("1.5KiB"), Ok(1536));
+        // Exact where f64 is not (found by the units fuzz target).
+        assert_eq!(parse_size("999999999999999999"), Ok(999999999999999999));
+        assert_eq!(parse_size("18446744073709551615"), Ok(u64::MAX));
     }
 
     #[test]
@@ -197,6 +247,12 @@ mod tests {
                 .contains("does not start with a number")
         );
         assert!(parse_size("0.5").unwrap_err().contains("whole number"));
+        assert!(parse_size("0.1KiB").unwrap_err().contains("whole number"));
+        assert!(
+            parse_size("18446744073709551616")
+                .unwrap_err()
+                .contains("too large")
+        );
         assert!(
             parse_size("99999999999T")
                 .unwrap_err()

@@ -148,7 +148,7 @@ impl fmt::Display for FsRuleError {
             f,
             "{}={}: cannot grant it: {}",
             self.flag,
-            self.path.display(),
+            crate::error::escape_controls(&self.path.display().to_string()),
             self.why
         )
     }
@@ -222,6 +222,12 @@ mod tests {
         let e = FsRule::new(&file, FsAccess::Write).unwrap_err();
         assert!(e.to_string().ends_with("not a directory"), "{e}");
         assert!(FsRule::new("", FsAccess::Read).is_err());
+        // One line, whatever the path.
+        let e = FsRule::new("/no/such\ndir", FsAccess::Read).unwrap_err();
+        assert!(
+            e.to_string().starts_with("--allow-read=/no/such\\ndir: "),
+            "{e}"
+        );
     }
 
     #[test]

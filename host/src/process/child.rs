@@ -394,6 +394,26 @@ fn start(
     request: &SpawnRequest,
     group: libc::pid_t,
 ) -> Result<(tokio::process::Child, Option<Merged>), SpawnError> {
+    let (mut command, merged) = command(request, group)?;
+    let child = command.spawn().map_err(io_error)?;
+    // The command holds our copies of the merged pipe's write end: drop it
+    // now, or the reader never sees EOF.
+    drop(command);
+    let merged = match merged {
+        Some(reader) => {
+            Some(Merged::from_owned_fd(std::os::fd::OwnedFd::from(reader)).map_err(io_error)?)
+        }
+        None => None,
+    };
+    Ok((child, merged))
+}
+
+/// The command [`start`] runs, checked and set up but not started (the
+/// process fuzz target stops here); and the merged pipe's read end.
+pub(crate) fn command(
+    request: &SpawnRequest,
+    group: libc::pid_t,
+) -> Result<(tokio::process::Command, Option<std::io::PipeReader>), SpawnError> {
     use std::process::Stdio;
     check_strings(request)?;
     let mut command = tokio::process::Command::new(&request.program);
@@ -437,17 +457,7 @@ fn start(
             command.stderr(simple(stderr, "stderr")?);
         }
     }
-    let child = command.spawn().map_err(io_error)?;
-    // The command holds our copies of the merged pipe's write end: drop it
-    // now, or the reader never sees EOF.
-    drop(command);
-    let merged = match merged {
-        Some(reader) => {
-            Some(Merged::from_owned_fd(std::os::fd::OwnedFd::from(reader)).map_err(io_error)?)
-        }
-        None => None,
-    };
-    Ok((child, merged))
+    Ok((command, merged))
 }
 
 fn check_strings(request: &SpawnRequest) -> Result<(), SpawnError> {

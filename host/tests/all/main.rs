@@ -27,6 +27,7 @@ macro_rules! check_suite {
 mod cli;
 mod examples;
 mod fs;
+mod fuzz;
 mod hostile;
 mod http_hello;
 mod instance;

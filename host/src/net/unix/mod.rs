@@ -142,7 +142,10 @@ pub struct UnixRuleError {
 
 impl fmt::Display for UnixRuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{FLAG}={}: {}", self.path.display(), self.why)
+        // One line, whatever the path holds.
+        let path = crate::error::escape_controls(&self.path.display().to_string());
+        let why = crate::error::escape_controls(&self.why);
+        write!(f, "{FLAG}={path}: {why}")
     }
 }
 

@@ -1,0 +1,5 @@
+//! aio_host::fuzzing::units (host/src/fuzzing/): the body is shared with the
+//! corpus replay test.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| aio_host::fuzzing::units(data));
