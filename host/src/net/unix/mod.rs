@@ -34,7 +34,7 @@
 //! use aio_host::Grants;
 //!
 //! // One socket path, and any socket in one directory.
-//! let grants = Grants::new().allow_unix(["/run/app/api.sock", "/tmp"])?;
+//! let grants = Grants::new().allow_unix(["/tmp/api.sock", "/tmp"])?;
 //! # let _ = grants;
 //! # Ok::<(), aio_host::net::unix::UnixRuleError>(())
 //! ```
