@@ -143,15 +143,20 @@ fn common(files: &mut Vec<(PathBuf, String)>) {
     files.push((".gitignore".into(), "/target\n".into()));
 }
 
+/// A new crate's `[package]` table, and how to build and run it (`run`).
+fn package(name: &str, run: &str) -> String {
+    format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         # cargo build --release\n# {run}\n\n"
+    )
+}
+
 fn program_files(name: &str, sdk: &Sdk) -> Vec<(PathBuf, String)> {
     let mut files = Vec::new();
-    let mut toml = String::new();
-    let _ = writeln!(
-        toml,
-        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n"
+    let mut toml = package(
+        name,
+        &format!("aio run target/wasm32-wasip2/release/{name}.wasm"),
     );
-    let _ = writeln!(toml, "# cargo build --release");
-    let _ = writeln!(toml, "# aio run target/wasm32-wasip2/release/{name}.wasm\n");
     let _ = writeln!(toml, "[dependencies]\n{}", sdk.dependency(&[]));
     files.push(("Cargo.toml".into(), toml));
     files.push(("src/main.rs".into(), MAIN_RS.into()));
@@ -163,15 +168,9 @@ fn plugin_files(name: &str, sdk: &Sdk) -> Vec<(PathBuf, String)> {
     let kebab = name.replace('_', "-");
     let snake = name.replace('-', "_");
     let mut files = Vec::new();
-    let mut toml = String::new();
-    let _ = writeln!(
-        toml,
-        "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n"
-    );
-    let _ = writeln!(toml, "# cargo build --release");
-    let _ = writeln!(
-        toml,
-        "# aio call target/wasm32-wasip2/release/{snake}.wasm 'greet(\"world\")'\n"
+    let mut toml = package(
+        name,
+        &format!("aio call target/wasm32-wasip2/release/{snake}.wasm 'greet(\"world\")'"),
     );
     let _ = writeln!(toml, "[lib]\ncrate-type = [\"cdylib\"]\n");
     let _ = writeln!(toml, "[dependencies]\n{}", sdk.dependency(&["plugin"]));
