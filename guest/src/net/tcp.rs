@@ -326,7 +326,7 @@ impl Listener {
 
     /// A handle that closes this listener.
     pub(crate) fn closer(&self) -> ListenerCloser {
-        ListenerCloser(self.open.clone())
+        ListenerCloser::new(&self.open, |open| open.waiter.take())
     }
 
     /// The next clients (at least one); empty once the listener is closed
@@ -375,20 +375,33 @@ impl Listener {
     }
 }
 
-/// Closes a [`Listener`] from elsewhere: the listening socket is closed at
-/// once (a pending accept is cancelled).
+/// Closes a listener (TCP's [`Listener`], or a Unix socket's) from
+/// elsewhere: the listening socket is closed at once (a pending accept is
+/// cancelled), and the task waiting in its accept is woken to see the end.
 #[derive(Clone)]
-pub(crate) struct ListenerCloser(Rc<RefCell<Option<Open>>>);
+pub(crate) struct ListenerCloser(Rc<dyn Fn()>);
 
 impl ListenerCloser {
-    pub(crate) fn close(&self) {
-        let open = self.0.borrow_mut().take();
-        if let Some(mut open) = open {
-            let waiter = open.waiter.take();
-            drop(open);
-            if let Some(w) = waiter {
-                w.wake();
+    /// The closer of a listener whose open state is `open` (`None` once
+    /// closed); `waiter` takes the task waiting in its accept.
+    pub(crate) fn new<O: 'static>(
+        open: &Rc<RefCell<Option<O>>>,
+        waiter: fn(&mut O) -> Option<std::task::Waker>,
+    ) -> ListenerCloser {
+        let open = open.clone();
+        ListenerCloser(Rc::new(move || {
+            let taken = open.borrow_mut().take();
+            if let Some(mut taken) = taken {
+                let waiter = waiter(&mut taken);
+                drop(taken);
+                if let Some(w) = waiter {
+                    w.wake();
+                }
             }
-        }
+        }))
+    }
+
+    pub(crate) fn close(&self) {
+        (self.0)()
     }
 }

@@ -31,7 +31,7 @@ mod imp {
     use crate::bindings::aio::host::unix as wit;
     use crate::errors::Result;
     use crate::net::host_call;
-    use crate::net::tcp::{ConnHandle, Wired};
+    use crate::net::tcp::{ConnHandle, ListenerCloser, Wired};
     use crate::runtime::{self, task::Awaiting};
     use crate::streams::reader::CloseSignal;
     use crate::streams::{StreamReader, StreamWriter};
@@ -59,7 +59,7 @@ mod imp {
     type AcceptOp =
         Pin<Box<dyn Future<Output = std::result::Result<wit::UnixStream, wit::UnixError>>>>;
 
-    /// A listening Unix socket. [`close`](ListenerCloser::close) closes it
+    /// A listening Unix socket. Its [`ListenerCloser`] closes it
     /// at once (a pending accept is cancelled) and the host removes its
     /// socket file.
     pub(crate) struct Listener {
@@ -94,7 +94,7 @@ mod imp {
         }
 
         pub(crate) fn closer(&self) -> ListenerCloser {
-            ListenerCloser(self.open.clone())
+            ListenerCloser::new(&self.open, |open| open.waiter.take())
         }
 
         /// The next client; `None` once the listener is closed. Cancelled,
@@ -132,27 +132,10 @@ mod imp {
             .await
         }
     }
-
-    /// Closes a [`Listener`] from elsewhere.
-    #[derive(Clone)]
-    pub(crate) struct ListenerCloser(Rc<RefCell<Option<Open>>>);
-
-    impl ListenerCloser {
-        pub(crate) fn close(&self) {
-            let open = self.0.borrow_mut().take();
-            if let Some(mut open) = open {
-                let waiter = open.waiter.take();
-                drop(open);
-                if let Some(w) = waiter {
-                    w.wake();
-                }
-            }
-        }
-    }
 }
 
 #[cfg(feature = "host-mux")]
-pub(crate) use imp::{Listener, ListenerCloser, connect, wire};
+pub(crate) use imp::{Listener, connect, wire};
 
 #[cfg(feature = "host-mux")]
 fn unix_error(e: crate::bindings::aio::host::unix::UnixError, doing: Doing, path: &str) -> Error {

@@ -122,7 +122,7 @@ pub(crate) async fn serve(
     let inner = Rc::new(Inner {
         sockets: listeners.iter().map(|l| l.local()).collect(),
         path: None,
-        listeners: listeners.iter().map(|l| Closer::Tcp(l.closer())).collect(),
+        listeners: listeners.iter().map(|l| l.closer()).collect(),
         state: RefCell::new(State::default()),
         closed: Event::new(),
         idle: Event::new(),
@@ -182,7 +182,7 @@ pub(crate) async fn serve_unix(handler: ConnHandler, path: &str, limit: usize) -
         let inner = Rc::new(Inner {
             sockets: Vec::new(),
             path: Some(listener.path().clone()),
-            listeners: vec![Closer::Unix(listener.closer())],
+            listeners: vec![listener.closer()],
             state: RefCell::new(State::default()),
             closed: Event::new(),
             idle: Event::new(),
@@ -239,7 +239,7 @@ struct Inner {
     sockets: Vec<SocketAddr>,
     /// A Unix socket server's path.
     path: Option<Rc<str>>,
-    listeners: Vec<Closer>,
+    listeners: Vec<tcp::ListenerCloser>,
     state: RefCell<State>,
     /// Set by `close`.
     closed: Event,
@@ -253,23 +253,6 @@ struct State {
     clients: HashMap<u64, tcp::ConnHandle>,
     next_client: u64,
     closed: bool,
-}
-
-/// Closes one of a server's listeners.
-enum Closer {
-    Tcp(tcp::ListenerCloser),
-    #[cfg(feature = "host-mux")]
-    Unix(unix::ListenerCloser),
-}
-
-impl Closer {
-    fn close(&self) {
-        match self {
-            Closer::Tcp(c) => c.close(),
-            #[cfg(feature = "host-mux")]
-            Closer::Unix(c) => c.close(),
-        }
-    }
 }
 
 impl Inner {
