@@ -37,7 +37,8 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use std::fmt::{self, Write as _};
+use serde::Serialize;
+use std::fmt;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
@@ -92,6 +93,31 @@ impl fmt::Display for AuditEvent {
 
 /// A callback that sees every [`AuditEvent`] of a run.
 pub type AuditHook = Arc<dyn Fn(&AuditEvent) + Send + Sync>;
+
+/// `hook`, wrapped so that every event is also a `tracing` event when
+/// that is enabled (target `aio_host::audit`): a refusal at `info` (what
+/// `aio -v` shows), an allowed use at `debug` (`AIO_LOG=aio_host::audit=debug`).
+/// Decided when a run starts, so a run without a log or a subscriber pays
+/// nothing.
+pub(crate) fn traced(hook: Option<&AuditHook>) -> Option<AuditHook> {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return hook.cloned();
+    }
+    let hook = hook.cloned();
+    Some(Arc::new(move |event: &AuditEvent| {
+        match event {
+            AuditEvent::Capability(CapabilityUse {
+                decision: Decision::Denied { .. },
+                ..
+            })
+            | AuditEvent::EnvNotSet { .. } => tracing::info!("{event}"),
+            _ => tracing::debug!("{event}"),
+        }
+        if let Some(hook) = &hook {
+            hook(event);
+        }
+    }))
+}
 
 /// Whether a capability use was allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,38 +207,47 @@ impl CapabilityUse {
 
     /// The JSON object (one line, no newline) for `time`.
     pub fn to_json(&self, time: SystemTime) -> String {
-        let mut out = String::with_capacity(128);
-        out.push_str("{\"time\":");
-        json_string(&mut out, &rfc3339(time));
-        out.push_str(",\"capability\":");
-        json_string(&mut out, self.capability);
-        out.push_str(",\"target\":");
-        json_string(&mut out, &self.target);
-        if let Some(resolved) = &self.resolved {
-            out.push_str(",\"resolved\":");
-            json_string(&mut out, resolved);
-        }
-        if let Some(ran) = &self.ran {
-            out.push_str(",\"ran\":");
-            json_string(&mut out, ran);
-        }
-        match &self.decision {
-            Decision::Allowed => out.push_str(",\"decision\":\"allowed\""),
-            Decision::Denied { grant } => {
-                out.push_str(",\"decision\":\"denied\",\"grant\":");
-                json_string(&mut out, grant);
-            }
-        }
-        if self.suppressed > 0 {
-            let _ = write!(out, ",\"suppressed\":{}", self.suppressed);
-        }
-        if let Some(outcome) = &self.outcome {
-            out.push_str(",\"outcome\":");
-            json_string(&mut out, outcome);
-        }
-        out.push('}');
-        out
+        let (decision, grant) = match &self.decision {
+            Decision::Allowed => ("allowed", None),
+            Decision::Denied { grant } => ("denied", Some(grant.as_str())),
+        };
+        let line = Line {
+            time: &rfc3339(time),
+            capability: self.capability,
+            target: &self.target,
+            resolved: self.resolved.as_deref(),
+            ran: self.ran.as_deref(),
+            decision,
+            grant,
+            suppressed: self.suppressed,
+            outcome: self.outcome.as_deref(),
+        };
+        // Serializing strings and integers into a String cannot fail.
+        serde_json::to_string(&line).expect("an audit line serializes")
     }
+}
+
+/// One line of the log, in the order its fields are written.
+#[derive(Serialize)]
+struct Line<'a> {
+    time: &'a str,
+    capability: &'a str,
+    target: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolved: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ran: Option<&'a str>,
+    decision: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant: Option<&'a str>,
+    #[serde(skip_serializing_if = "is_zero")]
+    suppressed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'a str>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl fmt::Display for CapabilityUse {
@@ -243,8 +278,8 @@ impl fmt::Display for CapabilityUse {
 }
 
 /// An append-only JSON-lines audit file, shared by every run that records to
-/// it. Write errors are reported once on stderr and then ignored (an audit
-/// log must never stop a guest).
+/// it. Write errors are reported once (a `tracing` error event, which `aio`
+/// prints) and then ignored (an audit log must never stop a guest).
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     file: Arc<Mutex<LogFile>>,
@@ -279,30 +314,16 @@ impl AuditLog {
             && !log.failed
         {
             log.failed = true;
-            eprintln!("aio: cannot write the audit log: {e}");
+            tracing::error!("cannot write the audit log: {e}");
         }
     }
-}
-
-pub(crate) fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// `time` as RFC 3339 in UTC with milliseconds.
+///
+/// Written here rather than taken from a date crate: it is this one
+/// format, from `SystemTime`, and a dozen lines of well-known arithmetic
+/// (tested below against known instants); no date crate is in the tree.
 fn rfc3339(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();

@@ -104,6 +104,7 @@ impl CompileCache {
         bytes: &[u8],
     ) -> wasmtime::Result<(Component, LoadedFrom)> {
         let Some(dir) = self.usable_dir() else {
+            tracing::debug!("no usable cache directory: compiling");
             let component = Component::from_binary(engine, bytes)?;
             return Ok((component, LoadedFrom::Compiled { cached_at: None }));
         };
@@ -115,17 +116,32 @@ impl CompileCache {
             // name, then rename).
             // A file that does not load (foreign, damaged) is simply replaced
             // below.
-            if let Ok(component) = unsafe { deserialize(engine, &artifact) } {
-                return Ok((component, LoadedFrom::Cache(path)));
+            match unsafe { deserialize(engine, &artifact) } {
+                Ok(component) => {
+                    tracing::debug!("hit: {}", path.display());
+                    return Ok((component, LoadedFrom::Cache(path)));
+                }
+                Err(e) => tracing::debug!(
+                    "{} does not load ({}): compiling again",
+                    path.display(),
+                    crate::error::one_line(&e)
+                ),
             }
+        } else {
+            tracing::debug!("miss: {}", path.display());
         }
+        let started = std::time::Instant::now();
         let component = Component::from_binary(engine, bytes)?;
+        tracing::debug!("compiled in {:.1?}", started.elapsed());
         let cached_at = match component
             .serialize()
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|artifact| write_atomically(&path, &artifact))
         {
-            Ok(()) => Some(path),
+            Ok(()) => {
+                tracing::debug!("stored: {}", path.display());
+                Some(path)
+            }
             Err(err) => {
                 self.warn_once(&format!("cannot write to {}: {err}", dir.display()));
                 None
@@ -150,7 +166,7 @@ impl CompileCache {
 
     fn warn_once(&self, why: &str) {
         if !self.warned.swap(true, Ordering::Relaxed) {
-            eprintln!("aio: warning: compile cache disabled: {why}");
+            tracing::warn!("compile cache disabled: {why}");
         }
     }
 }

@@ -32,7 +32,7 @@ use wasmtime::component::{Component, ComponentExportIndex, Func, Val};
 pub(crate) const CONTROL: &str = "aio:host/control";
 
 /// One pending task of a guest's loop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TaskInfo {
     /// Unique for the loop's life.
     pub id: u64,
@@ -241,24 +241,12 @@ impl Tree<'_> {
 
 /// The table as one JSON object: `{"tasks":[{"id":1,"name":"main",...}]}`.
 pub fn format_json(tasks: &[TaskInfo]) -> String {
-    let mut out = String::from("{\"tasks\":[");
-    for (i, t) in tasks.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "{{\"id\":{},\"name\":", t.id);
-        crate::audit::json_string(&mut out, &t.name);
-        out.push_str(",\"state\":");
-        crate::audit::json_string(&mut out, &t.state);
-        out.push_str(",\"awaiting\":");
-        crate::audit::json_string(&mut out, &t.awaiting);
-        out.push_str(",\"awaited_by\":[");
-        let ids: Vec<String> = t.awaited_by.iter().map(u64::to_string).collect();
-        out.push_str(&ids.join(","));
-        out.push_str("]}");
+    #[derive(serde::Serialize)]
+    struct Table<'a> {
+        tasks: &'a [TaskInfo],
     }
-    out.push_str("]}");
-    out
+    // Strings and integers into a String: cannot fail.
+    serde_json::to_string(&Table { tasks }).expect("a task table serializes")
 }
 
 /// The `task-table` function of the component's `aio:host/control`

@@ -100,6 +100,17 @@
 //! - [`error`]: [`Error`] and [`ErrorKind`].
 //! - [`units`]: `10s`, `64MiB` parsing.
 //!
+//! # Diagnostics
+//!
+//! The crate reports through [`tracing`](https://docs.rs/tracing) and
+//! prints nothing itself: warnings (a compile cache it will not use, an
+//! audit log it cannot write), at `info` each refused capability use and
+//! each run's and plugin instance's span (`run{program=.. run=N}`,
+//! `instance{plugin=.. number=N}`), at `debug` the compile cache's
+//! decisions, every capability use and each instance's life. Install any
+//! subscriber to see them; the `aio` command's is filtered by `AIO_LOG`
+//! (docs/cli.md).
+//!
 //! # Exit statuses
 //!
 //! A run ends with a [`Status`]: the guest's own exit code, or a failure

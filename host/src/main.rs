@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod diag;
 mod new;
 mod ps;
 mod repl;
@@ -41,7 +42,8 @@ const PLAYGROUND: Option<&[u8]> = None;
 #[derive(Debug, Parser)]
 #[command(name = "aio", version)]
 struct Cli {
-    /// Say where compiled code comes from, and print wasm backtraces.
+    /// Say where compiled code comes from and which uses were refused, and
+    /// print wasm backtraces (AIO_LOG=debug says more: docs/cli.md).
     #[arg(short, long, global = true)]
     verbose: bool,
 
@@ -305,6 +307,7 @@ struct InspectArgs {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let cli = Cli::parse();
+    diag::init(cli.verbose);
     let status = match execute(&cli).await {
         Ok(status) => status,
         Err(err) => {
@@ -328,10 +331,10 @@ async fn execute(cli: &Cli) -> Result<u8, Error> {
     }
     let runtime = Runtime::new()?;
     match &cli.command {
-        Command::Run(args) => run(&runtime, args, cli.verbose).await,
+        Command::Run(args) => run(&runtime, args).await,
         Command::Call(args) => call(&runtime, args).await,
-        Command::Repl(args) => repl(&runtime, args, cli.verbose).await,
-        Command::Compile(args) => compile(&runtime, args, cli.verbose),
+        Command::Repl(args) => repl(&runtime, args).await,
+        Command::Compile(args) => compile(&runtime, args),
         Command::Inspect(args) => inspect(&runtime, args, cli.verbose),
         Command::Ps(_) | Command::Pstree(_) | Command::New(_) => unreachable!("answered above"),
     }
@@ -368,7 +371,7 @@ fn ps_form(args: &PsArgs, form: ps::Form) -> ps::Form {
     if args.json { ps::Form::Json } else { form }
 }
 
-async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Error> {
+async fn run(runtime: &Runtime, args: &RunArgs) -> Result<u8, Error> {
     adopt_orphans()?;
     let program = if args.allow_precompiled {
         // Safety: the user opted in with --allow-precompiled, whose help
@@ -378,9 +381,7 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
     } else {
         runtime.load(&args.app)?
     };
-    if verbose || *program.loaded_from() == LoadedFrom::Precompiled {
-        say_loaded(&program);
-    }
+    say_loaded(&program);
     let (grants, limits) = args.sandbox.grants_and_limits()?;
     // SIGINT, SIGTERM, ... go to the guest (docs/signals.md).
     let signals = aio_host::Signals::new().grace_period(args.sandbox.signal_grace);
@@ -389,10 +390,7 @@ async fn run(runtime: &Runtime, args: &RunArgs, verbose: bool) -> Result<u8, Err
     let n = usize::from(args.instances);
     let probes: Vec<aio_host::TaskProbe> = (0..n).map(|_| aio_host::TaskProbe::new()).collect();
     let asking = probes.clone();
-    let _listening = ps::listen(
-        Arc::new(move || Box::pin(task_tables(asking.clone()))),
-        verbose,
-    );
+    let _listening = ps::listen(Arc::new(move || Box::pin(task_tables(asking.clone()))));
     let options = RunOptions::new()
         .args(args.args.iter().cloned())
         .grants(grants)
@@ -545,7 +543,7 @@ async fn call(runtime: &Runtime, args: &CallArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
-async fn repl(runtime: &Runtime, args: &ReplArgs, verbose: bool) -> Result<u8, Error> {
+async fn repl(runtime: &Runtime, args: &ReplArgs) -> Result<u8, Error> {
     adopt_orphans()?;
     let plugin = match (&args.app, PLAYGROUND) {
         (Some(app), _) => runtime.load_plugin(app)?,
@@ -574,7 +572,6 @@ async fn repl(runtime: &Runtime, args: &ReplArgs, verbose: bool) -> Result<u8, E
         options,
         audit,
         history,
-        verbose,
     })
     .await
 }
@@ -627,20 +624,16 @@ fn parse_net_rule(entry: &str) -> Result<aio_host::net::NetRule, String> {
         .map_err(|e: aio_host::net::NetRuleError| e.to_string())
 }
 
-fn compile(runtime: &Runtime, args: &CompileArgs, verbose: bool) -> Result<u8, Error> {
+fn compile(runtime: &Runtime, args: &CompileArgs) -> Result<u8, Error> {
     let program = runtime.load(&args.app)?;
-    if verbose {
-        say_loaded(&program);
-    }
+    say_loaded(&program);
     let output = args
         .output
         .clone()
         .unwrap_or_else(|| args.app.with_extension("cwasm"));
     let artifact = program.serialize()?;
     write_file(&output, &artifact)?;
-    if verbose {
-        eprintln!("aio: wrote {}", output.display());
-    }
+    tracing::info!("wrote {}", output.display());
     Ok(0)
 }
 
@@ -655,25 +648,24 @@ fn inspect(runtime: &Runtime, args: &InspectArgs, verbose: bool) -> Result<u8, E
     Ok(0)
 }
 
+/// Where the compiled code came from: `info` (shown with `-v`), but a
+/// warning for precompiled code, which runs unchecked.
 fn say_loaded(program: &Program) {
     let name = program.name();
     match program.loaded_from() {
         LoadedFrom::Cache(path) => {
-            eprintln!(
-                "aio: {name}: compiled code from the cache: {}",
-                path.display()
-            )
+            tracing::info!("{name}: compiled code from the cache: {}", path.display())
         }
         LoadedFrom::Compiled {
             cached_at: Some(path),
-        } => eprintln!("aio: {name}: compiled; cached at {}", path.display()),
+        } => tracing::info!("{name}: compiled; cached at {}", path.display()),
         LoadedFrom::Compiled { cached_at: None } => {
-            eprintln!("aio: {name}: compiled (not cached)")
+            tracing::info!("{name}: compiled (not cached)")
         }
-        LoadedFrom::Precompiled => eprintln!(
-            "aio: {name}: running precompiled machine code, unchecked (--allow-precompiled)"
+        LoadedFrom::Precompiled => tracing::warn!(
+            "{name}: running precompiled machine code, unchecked (--allow-precompiled)"
         ),
-        other => eprintln!("aio: {name}: {other:?}"),
+        other => tracing::info!("{name}: {other:?}"),
     }
 }
 

@@ -242,7 +242,7 @@ impl Grants {
 
     /// The run's Unix socket access (`None`: nothing granted).
     pub(crate) fn unix_access(&self) -> Option<UnixAccess> {
-        (!self.unix.is_empty()).then(|| UnixAccess::new(self.unix.clone(), self.audit.clone()))
+        (!self.unix.is_empty()).then(|| UnixAccess::new(self.unix.clone(), self.audit_hook()))
     }
 
     /// Adds a TLS server identity (`--tls-cert NAME=CERT,KEY`): guests
@@ -288,13 +288,14 @@ impl Grants {
         self
     }
 
-    /// The audit hook, if one is set.
-    pub(crate) fn audit_hook(&self) -> Option<&AuditHook> {
-        self.audit.as_ref()
+    /// The audit hook a run reports to: the one set, with `tracing`
+    /// events for each use when those are enabled ([`crate::audit`]).
+    pub(crate) fn audit_hook(&self) -> Option<AuditHook> {
+        crate::audit::traced(self.audit.as_ref())
     }
 
     fn report(&self, event: AuditEvent) {
-        if let Some(hook) = &self.audit {
+        if let Some(hook) = self.audit_hook() {
             hook(&event);
         }
     }
@@ -325,7 +326,7 @@ impl Grants {
         if self.net.is_empty() {
             return Ok(None);
         }
-        let access = NetAccess::new(self.net.clone(), self.audit.clone(), self.ports.clone());
+        let access = NetAccess::new(self.net.clone(), self.audit_hook(), self.ports.clone());
         #[cfg(feature = "tls")]
         let access = access.with_tls(self.tls.clone());
         open_network(builder, &access);

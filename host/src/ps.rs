@@ -66,22 +66,35 @@ impl Form {
             let one = self.format_one(tasks);
             return if self == Form::Json { one + "\n" } else { one };
         }
-        let n = tables.len();
-        let parts = tables.iter().enumerate().map(|(i, tasks)| {
-            let one = self.format_one(tasks);
-            match self {
-                // `{"tasks":...}` becomes `{"instance":K,"tasks":...}`.
-                Form::Json => format!("{{\"instance\":{},{}", i + 1, &one[1..]),
-                _ => format!("instance {} of {n}:\n{one}", i + 1),
+        if self == Form::Json {
+            #[derive(serde::Serialize)]
+            struct Instance<'a> {
+                instance: usize,
+                tasks: &'a [TaskInfo],
             }
-        });
-        match self {
-            Form::Json => format!(
-                "{{\"instances\":[{}]}}\n",
-                parts.collect::<Vec<_>>().join(",")
-            ),
-            _ => parts.collect::<Vec<_>>().join("\n"),
+            #[derive(serde::Serialize)]
+            struct Instances<'a> {
+                instances: Vec<Instance<'a>>,
+            }
+            let instances = tables
+                .iter()
+                .enumerate()
+                .map(|(i, tasks)| Instance {
+                    instance: i + 1,
+                    tasks,
+                })
+                .collect();
+            // Strings and integers into a String: cannot fail.
+            let json = serde_json::to_string(&Instances { instances });
+            return json.expect("task tables serialize") + "\n";
         }
+        let n = tables.len();
+        let parts: Vec<String> = tables
+            .iter()
+            .enumerate()
+            .map(|(i, tasks)| format!("instance {} of {n}:\n{}", i + 1, self.format_one(tasks)))
+            .collect();
+        parts.join("\n")
     }
 }
 
@@ -99,19 +112,17 @@ impl Drop for Listening {
     }
 }
 
-/// Listens for `aio ps` on this process's socket. `None` (and a line on
-/// stderr when `verbose`) when the socket cannot be made: the run goes on
-/// without it.
-pub(crate) fn listen(source: Source, verbose: bool) -> Option<Listening> {
+/// Listens for `aio ps` on this process's socket. `None` (and an `info`
+/// event, which `aio -v` shows) when the socket cannot be made: the run
+/// goes on without it.
+pub(crate) fn listen(source: Source) -> Option<Listening> {
     match bind() {
         Ok((listener, path)) => {
             let task = tokio::spawn(serve(listener, source));
             Some(Listening { path, task })
         }
         Err(why) => {
-            if verbose {
-                eprintln!("aio: aio ps will not see this process: {why}");
-            }
+            tracing::info!("aio ps will not see this process: {why}");
             None
         }
     }

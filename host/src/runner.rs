@@ -473,6 +473,14 @@ impl Program {
     /// tokio runtime with the time driver enabled (WASI clocks and
     /// [`Limits::timeout`] need it). Dropping the future stops the guest.
     pub async fn run(&self, options: RunOptions) -> Outcome {
+        use tracing::Instrument as _;
+        static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let span = tracing::info_span!("run", program = %self.name, run);
+        self.run_in_span(options).instrument(span).await
+    }
+
+    async fn run_in_span(&self, options: RunOptions) -> Outcome {
         let RunOptions {
             args,
             grants,
@@ -501,8 +509,12 @@ impl Program {
         let mut guest = match guest {
             Ok(guest) => guest,
             // A granted directory could not be opened: nothing ran.
-            Err(e) => return Outcome::new(Status::Failed(e), Vec::new(), Vec::new()),
+            Err(e) => {
+                tracing::debug!("not started: {e}");
+                return Outcome::new(Status::Failed(e), Vec::new(), Vec::new());
+            }
         };
+        tracing::debug!(args = args.len(), "starting");
         let probe =
             probe.map(|probe| (control_func(&self.engine, &self.component), probe.attach()));
         let run = run_guest(&self.pre, &mut guest.store, probe);
@@ -523,8 +535,13 @@ impl Program {
             None => run.await,
         };
         let status = classify_ending(ended, guest.limits_hit());
+        match &status {
+            Status::Exited(code) => tracing::debug!("exited with {code}"),
+            Status::Failed(e) => tracing::debug!("failed ({}): {e}", e.kind()),
+        }
         drop(guest.store);
         guest.children.0.shutdown(CHILD_REAP_PATIENCE).await;
+        tracing::debug!("ended; its children are reaped");
         let (stdout, stderr) = guest.captured.take();
         Outcome::new(status, stdout, stderr)
     }

@@ -185,10 +185,10 @@ impl GuestStore {
             wasi: wasi.build(),
             net,
             unix: grants.unix_access(),
-            audit: grants.audit_hook().cloned(),
+            audit: grants.audit_hook(),
             process: ProcessCtx::new(
                 grants.run_grant().clone(),
-                grants.audit_hook().cloned(),
+                grants.audit_hook(),
                 children.0.clone(),
             ),
             signals,

@@ -11,6 +11,14 @@
 //! assert_eq!(parse_size("64MiB"), Ok(64 << 20));
 //! assert!(parse_size("12 parsecs").is_err());
 //! ```
+//!
+//! Written here rather than taken from `humantime` and `bytesize`, which
+//! read other grammars: `humantime` takes no decimals (`1.5s`), and
+//! `bytesize` reads `MB` as 10^6 bytes, where every spelling here is
+//! binary, as memory limits are (Kubernetes' `Mi` and a `--max-memory=64M`
+//! should agree). A limit flag wants one small, exact grammar whose errors
+//! quote the input with control characters escaped; it is ~100 lines,
+//! fuzzed by the `units` target (docs/SECURITY.md, "Fuzzing").
 
 use crate::error::escape_controls;
 use std::time::Duration;

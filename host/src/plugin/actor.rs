@@ -131,12 +131,14 @@ impl Actor {
             ),
             Err(ended) => died(ended, &guest),
         };
+        tracing::debug!("ending: {why}");
         // Published before the store (and with it every pending reply) is
         // dropped, so a caller whose reply vanished finds the reason.
         ended.send_modify(|e| e.error = Some(why));
         drop(guest.store);
         guest.children.0.shutdown(CHILD_REAP_PATIENCE).await;
         ended.send_modify(|e| e.finished = true);
+        tracing::debug!("ended; its children are reaped");
     }
 }
 

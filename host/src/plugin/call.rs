@@ -96,6 +96,7 @@ impl Start for DynamicCall {
         acc: &'a Accessor<RunState>,
         funcs: &Funcs,
     ) -> CallFuture<'a> {
+        tracing::trace!("call {}", self.label);
         let func = match self.target {
             Target::Export(i) => funcs.exports.get(i).copied(),
             Target::TaskDump => funcs.task_dump,

@@ -280,9 +280,16 @@ impl Plugin {
             signals: run_signals,
             _ticker: inner.ticker.clone(),
         };
+        // The instance's events (its calls, its capability uses, its end)
+        // carry its name and number.
+        static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let number = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let span = tracing::info_span!("instance", plugin = %inner.name, number);
+        span.in_scope(|| tracing::debug!("instantiated"));
+        let serving = tracing::Instrument::instrument(actor.run(), span);
         match runtime {
-            Some(runtime) => drop(runtime.spawn(actor.run())),
-            None => drop(tokio::spawn(actor.run())),
+            Some(runtime) => drop(runtime.spawn(serving)),
+            None => drop(tokio::spawn(serving)),
         }
         let instance = Instance::new(
             tx,

@@ -35,8 +35,6 @@ pub(crate) struct Setup {
     pub(crate) options: InstanceOptions,
     pub(crate) audit: Option<AuditLog>,
     pub(crate) history: Option<PathBuf>,
-    /// Say why `aio ps` cannot see the session, if it cannot.
-    pub(crate) verbose: bool,
 }
 
 /// Runs the REPL until `.exit`, Ctrl-D or SIGTERM/SIGHUP; returns the exit
@@ -48,7 +46,6 @@ pub(crate) async fn run(setup: Setup) -> Result<u8, Error> {
         options,
         audit,
         history,
-        verbose,
     } = setup;
     let mut names: Vec<String> = plugin
         .exports()
@@ -71,21 +68,18 @@ pub(crate) async fn run(setup: Setup) -> Result<u8, Error> {
     // `aio ps PID` asks whichever instance is live.
     let published: Published = Arc::new(Mutex::new(None));
     let asked = published.clone();
-    let _listening = crate::ps::listen(
-        Arc::new(move || {
-            let instance = asked.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            Box::pin(async move {
-                match instance {
-                    Some(instance) => instance.task_table().await.map(|t| vec![t]),
-                    None => Err(Error::new(
-                        ErrorKind::Closed,
-                        "the REPL has no live instance (.restart makes one)",
-                    )),
-                }
-            })
-        }),
-        verbose,
-    );
+    let _listening = crate::ps::listen(Arc::new(move || {
+        let instance = asked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Box::pin(async move {
+            match instance {
+                Some(instance) => instance.task_table().await.map(|t| vec![t]),
+                None => Err(Error::new(
+                    ErrorKind::Closed,
+                    "the REPL has no live instance (.restart makes one)",
+                )),
+            }
+        })
+    }));
     let mut session = Session {
         out: editor.printer(),
         published,

@@ -384,6 +384,58 @@ fn precompiled_code_runs_only_when_allowed() {
 }
 
 #[test]
+fn diagnostics_follow_aio_log() {
+    let dir = scratch_dir("diagnostics");
+    let cache = dir.join("cache");
+    let cache_env = ("AIO_CACHE_DIR", cache.to_str().unwrap());
+    // The compile cache's decisions: a miss and a store, then a hit.
+    let debug = [cache_env, ("AIO_LOG", "aio_host::cache=debug")];
+    aio_with(&["run", CLI_ARGS], &debug)
+        .status(0)
+        .stdout_is("cli_args.wasm\n")
+        .stderr_has("aio: debug aio_host::cache: miss: ")
+        .stderr_has("aio: debug aio_host::cache: stored: ")
+        .stderr_lacks("aio_host::runner");
+    aio_with(&["run", CLI_ARGS], &debug)
+        .status(0)
+        .stderr_has("aio: debug aio_host::cache: hit: ")
+        .stderr_lacks("miss");
+    // A run's life, in its span.
+    aio_with(
+        &["run", CLI_EXIT_CODE, "--", "7"],
+        &[cache_env, ("AIO_LOG", "aio_host::runner=debug")],
+    )
+    .status(7)
+    .stderr_has("run{program=cli_exit_code.wasm run=1}: starting")
+    .stderr_has("run{program=cli_exit_code.wasm run=1}: exited with 7")
+    .stderr_has("ended; its children are reaped");
+    // Refusals show with -v, in their run's span (allowed uses only at
+    // debug); without -v, nothing but the guest's own output.
+    let refusal = "aio: run{program=net_not_granted.wasm run=1}: net.connect: denied 127.0.0.1:9 (allow it with --allow-net=127.0.0.1:9)";
+    let args = ["run", "--allow-net=127.0.0.1:1", NET_NOT_GRANTED];
+    aio_with(&[&["-v"], &args[..]].concat(), &[cache_env])
+        .status(0)
+        .stderr_has(refusal)
+        .stderr_has("net.bind: denied 127.0.0.1:0");
+    aio_with(&args, &[cache_env])
+        .status(0)
+        .stderr_lacks("aio: ");
+    aio_with(
+        &["run", "--allow-env=HOME", CLI_ENV],
+        &[cache_env, ("AIO_LOG", "info,aio_host::audit=debug")],
+    )
+    .status(0)
+    .stderr_has("aio: debug aio_host::audit: run{program=cli_env.wasm run=1}: env: passed HOME");
+    // A filter that does not parse is reported, and the default used.
+    aio_with(&["run", CLI_ARGS], &[cache_env, ("AIO_LOG", "aio_host=[")])
+        .status(0)
+        .stdout_is("cli_args.wasm\n")
+        .stderr_has("aio: warning: AIO_LOG ignored: ")
+        .stderr_lacks("aio: debug");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_cache_others_can_write_is_not_used() {
     use std::os::unix::fs::PermissionsExt;
     let dir = scratch_dir("open_cache");

@@ -190,6 +190,9 @@ pub fn aio_at(args: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> Aio {
     }
     cmd.args(args)
         .env("AIO_CACHE_DIR", cache_dir())
+        // Diagnostics as a user without a filter sees them, unless a test
+        // sets one.
+        .env_remove("AIO_LOG")
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
