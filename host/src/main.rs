@@ -13,6 +13,7 @@
 //! aio pstree PID [--json]
 //! aio compile APP.wasm [-o APP.cwasm]
 //! aio inspect APP.wasm
+//! aio package APP.wasm -o IMAGE.tar [--name REF] [--platform OS/ARCH]
 //! ```
 //!
 //! Errors are one line on stderr, prefixed `aio: `; the exit status says
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 mod diag;
 mod new;
+mod package;
 mod ps;
 mod repl;
 
@@ -73,6 +75,28 @@ enum Command {
     /// Create a guest crate that builds and runs at once (a program, or
     /// with --plugin a plugin); never overwrites anything.
     New(NewArgs),
+    /// Write an OCI image of a program, for containerd's aio shim and
+    /// Kubernetes (docs/kubernetes.md).
+    Package(PackageArgs),
+}
+
+#[derive(Debug, Args)]
+struct PackageArgs {
+    /// The program (a component with a wasi:cli/run export).
+    app: PathBuf,
+
+    /// Where to write the image (an OCI image layout, as a tar).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+
+    /// The image's name [default: localhost/APP:latest].
+    #[arg(long, value_name = "REF")]
+    name: Option<String>,
+
+    /// The platform the image says it is for [default: this machine's,
+    /// e.g. linux/amd64]: the one containerd on the nodes pulls.
+    #[arg(long, value_name = "OS/ARCH", value_parser = package::parse_platform)]
+    platform: Option<(String, String)>,
 }
 
 #[derive(Debug, Args)]
@@ -336,6 +360,7 @@ async fn execute(cli: &Cli) -> Result<u8, Error> {
         Command::Repl(args) => repl(&runtime, args).await,
         Command::Compile(args) => compile(&runtime, args),
         Command::Inspect(args) => inspect(&runtime, args, cli.verbose),
+        Command::Package(args) => package_image(&runtime, args),
         Command::Ps(_) | Command::Pstree(_) | Command::New(_) => unreachable!("answered above"),
     }
 }
@@ -364,6 +389,47 @@ fn new_crate(args: &NewArgs) -> Result<u8, Error> {
             "next: cd {dir} && cargo build --release && aio run target/wasm32-wasip2/release/{name}.wasm"
         );
     }
+    Ok(0)
+}
+
+/// `aio package`: checks that the program loads (as the shim will load
+/// it), then writes the image.
+fn package_image(runtime: &Runtime, args: &PackageArgs) -> Result<u8, Error> {
+    let program = runtime.load(&args.app)?;
+    let file_name = program.name().to_owned();
+    let component = std::fs::read(&args.app).map_err(|e| {
+        Error::from(std::io::Error::new(
+            e.kind(),
+            format!("cannot read {}: {e}", args.app.display()),
+        ))
+    })?;
+    let stem = Path::new(&file_name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_else(|| "app".into());
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("localhost/{stem}:latest"));
+    let host = package::host_platform();
+    let platform = args
+        .platform
+        .as_ref()
+        .map_or(host, |(os, arch)| (os.as_str(), arch.as_str()));
+    let image = package::write(&package::Image {
+        file_name: &file_name,
+        component: &component,
+        name: &name,
+        platform,
+    })?;
+    write_file(&args.output, &image)?;
+    println!(
+        "wrote {} ({name}, {}/{}): ctr image import {}",
+        args.output.display(),
+        platform.0,
+        platform.1,
+        args.output.display()
+    );
     Ok(0)
 }
 

@@ -436,6 +436,40 @@ fn diagnostics_follow_aio_log() {
 }
 
 #[test]
+fn package_writes_an_image_of_a_program_only() {
+    let dir = scratch_dir("package");
+    let image = dir.join("args.tar");
+    let image_arg = image.to_str().unwrap();
+    aio(&[
+        "package",
+        CLI_ARGS,
+        "-o",
+        image_arg,
+        "--platform",
+        "linux/arm64",
+    ])
+    .status(0)
+    .stdout_has("(localhost/cli_args:latest, linux/arm64)");
+    let tar = std::fs::read(&image).unwrap();
+    // An OCI image layout: its marker file, its index naming the image.
+    let has = |needle: &[u8]| tar.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"oci-layout"));
+    assert!(has(
+        br#""io.containerd.image.name":"localhost/cli_args:latest""#
+    ));
+    // Not a program: refused as `aio run` refuses it, nothing written.
+    let refused = dir.join("refused.tar");
+    aio(&["package", PLUGIN_GREETER, "-o", refused.to_str().unwrap()])
+        .status(125)
+        .error_line_has("does not export wasi:cli/run");
+    assert!(!refused.exists());
+    aio(&["package", CLI_ARGS, "-o", image_arg, "--platform", "amd64"])
+        .status(2)
+        .stderr_has("is not OS/ARCH");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_cache_others_can_write_is_not_used() {
     use std::os::unix::fs::PermissionsExt;
     let dir = scratch_dir("open_cache");
