@@ -13,7 +13,7 @@
 //! aio pstree PID [--json]
 //! aio compile APP.wasm [-o APP.cwasm]
 //! aio inspect APP.wasm
-//! aio package APP.wasm -o IMAGE.tar [--name REF] [--platform OS/ARCH]
+//! aio package APP.wasm -o IMAGE.tar [--name REF] [--platform OS/ARCH] [--user UID[:GID]]
 //! ```
 //!
 //! Errors are one line on stderr, prefixed `aio: `; the exit status says
@@ -97,6 +97,11 @@ struct PackageArgs {
     /// e.g. linux/amd64]: the one containerd on the nodes pulls.
     #[arg(long, value_name = "OS/ARCH", value_parser = package::parse_platform)]
     platform: Option<(String, String)>,
+
+    /// The user the guest runs as (the image's USER) unless the pod sets
+    /// one [default: root, with no capabilities but low ports].
+    #[arg(long, value_name = "UID[:GID]", value_parser = package::parse_user)]
+    user: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -421,6 +426,7 @@ fn package_image(runtime: &Runtime, args: &PackageArgs) -> Result<u8, Error> {
         component: &component,
         name: &name,
         platform,
+        user: args.user.as_deref(),
     })?;
     write_file(&args.output, &image)?;
     println!(

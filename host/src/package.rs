@@ -31,6 +31,9 @@ pub(crate) struct Image<'a> {
     pub(crate) name: &'a str,
     /// `linux/amd64`.
     pub(crate) platform: (&'a str, &'a str),
+    /// The image's `USER` (`1000:1000`), if any: who the shim runs the
+    /// guest as unless the pod says otherwise.
+    pub(crate) user: Option<&'a str>,
 }
 
 /// The platform of this machine, as OCI names it.
@@ -55,6 +58,16 @@ pub(crate) fn parse_platform(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `UID[:GID]`, numeric (the image has no /etc/passwd to name users by).
+pub(crate) fn parse_user(text: &str) -> Result<String, String> {
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match text.split_once(':') {
+        None if numeric(text) => Ok(text.to_owned()),
+        Some((uid, gid)) if numeric(uid) && numeric(gid) => Ok(text.to_owned()),
+        _ => Err(format!("`{text}` is not UID or UID:GID (numbers)")),
+    }
+}
+
 /// The image layout tar.
 pub(crate) fn write(image: &Image<'_>) -> std::io::Result<Vec<u8>> {
     let layer = tar_of(&[(image.file_name, image.component, 0o644)])?;
@@ -63,7 +76,10 @@ pub(crate) fn write(image: &Image<'_>) -> std::io::Result<Vec<u8>> {
     let config = serde_json::to_vec(&json!({
         "architecture": arch,
         "os": os,
-        "config": { "Entrypoint": [format!("/{}", image.file_name)] },
+        "config": {
+            "Entrypoint": [format!("/{}", image.file_name)],
+            "User": image.user.unwrap_or(""),
+        },
         "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
         "history": [{ "created_by": format!("aio package {}", image.file_name) }],
     }))?;
@@ -165,6 +181,7 @@ mod tests {
             component: b"\0asm\x0d\0\x01\0",
             name: "localhost/echo:v1",
             platform: ("linux", "amd64"),
+            user: Some("1000:1000"),
         };
         let tar = write(&image).unwrap();
         assert_eq!(tar, write(&image).unwrap(), "deterministic");
@@ -194,6 +211,7 @@ mod tests {
         let config: serde_json::Value =
             serde_json::from_slice(&blob(&manifest["config"]["digest"])).unwrap();
         assert_eq!(config["config"]["Entrypoint"][0], "/echo.wasm");
+        assert_eq!(config["config"]["User"], "1000:1000");
         assert_eq!(
             (config["os"].as_str(), config["architecture"].as_str()),
             (Some("linux"), Some("amd64"))
@@ -218,5 +236,7 @@ mod tests {
         assert!(parse_platform("linux").is_err());
         assert!(parse_platform("linux/arm/v7").is_err());
         assert_eq!(host_platform().0, "linux");
+        assert_eq!(parse_user("1000:100"), Ok("1000:100".into()));
+        assert!(parse_user("nobody").is_err() && parse_user("1:").is_err());
     }
 }

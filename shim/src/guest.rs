@@ -5,12 +5,12 @@
 //! it as `aio run` would, with the plan's grants and limits; its exit
 //! status is the container's.
 
-use crate::plan::{Network, Plan};
+use crate::plan::{Network, Plan, User};
 use aio_host::{Grants, Limits, RunOptions, Runtime, Status};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use std::io::Read as _;
 use std::os::fd::AsFd as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The argument that selects this mode.
 pub const MODE: &str = "aio-guest";
@@ -30,9 +30,17 @@ pub fn main(bundle: &Path, cache_dir: &Path) -> u8 {
 fn run(bundle: &Path, cache_dir: &Path) -> Result<u8, (String, u8)> {
     let host = |why: String| (why, 70);
     let plan = Plan::load(bundle).map_err(|why| (why, 2))?;
-    // Before any thread exists: a namespace change applies to the calling
-    // thread, and the runtime's threads inherit it.
+    // Before any thread exists: a namespace change and capabilities apply
+    // to the calling thread, and the threads made later inherit them.
     join_network(&plan.network).map_err(host)?;
+    let cache_dir = private_cache(cache_dir, plan.user.uid);
+    // Read as root: the image's directories need not be open to its user.
+    let component = if plan.sandbox {
+        Vec::new()
+    } else {
+        read_in_root(&plan.rootfs, &plan.program).map_err(|why| (why, 127))?
+    };
+    drop_privileges(&plan.user).map_err(host)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -42,7 +50,7 @@ fn run(bundle: &Path, cache_dir: &Path) -> Result<u8, (String, u8)> {
         runtime.block_on(until_stopped());
         return Ok(0);
     }
-    runtime.block_on(run_guest(&plan, cache_dir))
+    runtime.block_on(run_guest(&plan, cache_dir.as_deref(), &component))
 }
 
 async fn until_stopped() {
@@ -59,18 +67,22 @@ async fn until_stopped() {
     }
 }
 
-async fn run_guest(plan: &Plan, cache_dir: &Path) -> Result<u8, (String, u8)> {
+async fn run_guest(
+    plan: &Plan,
+    cache_dir: Option<&Path>,
+    component: &[u8],
+) -> Result<u8, (String, u8)> {
     let fail = |e: aio_host::Error| (e.to_string(), e.kind().exit_status());
-    let bytes = read_in_root(&plan.rootfs, &plan.program).map_err(|why| (why, 127))?;
-    let runtime = Runtime::builder()
-        .cache_dir(cache_dir)
-        .build()
-        .map_err(fail)?;
+    let runtime = match cache_dir {
+        Some(dir) => Runtime::builder().cache_dir(dir),
+        None => Runtime::builder().no_cache(),
+    };
+    let runtime = runtime.build().map_err(fail)?;
     let name = Path::new(&plan.program)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| plan.program.clone());
-    let program = runtime.load_bytes(&name, &bytes).map_err(fail)?;
+    let program = runtime.load_bytes(&name, component).map_err(fail)?;
 
     // This process's environment is the container's (the shim set it), so
     // "all of it" is exactly what the pod gave the container.
@@ -134,6 +146,106 @@ fn read_in_root(rootfs: &Path, path: &str) -> Result<Vec<u8>, String> {
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read {path} from the image: {e}"))?;
     Ok(bytes)
+}
+
+/// The compile cache for `uid`: `dir` itself for root; for another user,
+/// `dir/uid-N`, made theirs (the cache is used only where nobody else can
+/// write: docs/cli.md). Made while this process is still root; `None`
+/// (compile every time) when that fails.
+fn private_cache(dir: &Path, uid: u32) -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true).mode(0o755);
+    builder.create(dir).ok()?;
+    if uid == 0 {
+        return Some(dir.to_owned());
+    }
+    let own = dir.join(format!("uid-{uid}"));
+    builder.mode(0o700).create(&own).ok()?;
+    std::os::unix::fs::chown(&own, Some(uid), None).ok()?;
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o700)).ok()?;
+    Some(own)
+}
+
+/// Runs what follows as the container's user, with no capabilities but
+/// binding low ports (for root, as runc's default set allows), and no way
+/// to gain any (no_new_privs): were a guest to escape wasmtime, it would
+/// hold no more than the pod's user. Must run before any thread exists.
+fn drop_privileges(user: &User) -> Result<(), String> {
+    let os = |what: &str| {
+        format!(
+            "cannot drop privileges ({what}): {}",
+            std::io::Error::last_os_error()
+        )
+    };
+    // The capability sets' layout for capset(2), version 3 (64 bits in two
+    // halves).
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const CAP_NET_BIND_SERVICE: u32 = 10;
+    // Safety: plain syscalls on this process's credentials, with arrays and
+    // structs that outlive each call.
+    unsafe {
+        if libc::setgroups(user.groups.len(), user.groups.as_ptr()) != 0 {
+            return Err(os("setgroups"));
+        }
+        if libc::setgid(user.gid) != 0 {
+            return Err(os("setgid"));
+        }
+        if libc::setuid(user.uid) != 0 {
+            return Err(os("setuid"));
+        }
+        if libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            return Err(os("clear ambient capabilities"));
+        }
+        // A non-root user lost every capability with setuid; root keeps
+        // only the low ports.
+        let keep = if user.uid == 0 {
+            1 << CAP_NET_BIND_SERVICE
+        } else {
+            0
+        };
+        let header = Header {
+            version: 0x2008_0522,
+            pid: 0,
+        };
+        let data = [
+            Data {
+                effective: keep,
+                permitted: keep,
+                inheritable: 0,
+            },
+            Data {
+                effective: 0,
+                permitted: 0,
+                inheritable: 0,
+            },
+        ];
+        if libc::syscall(libc::SYS_capset, &header, data.as_ptr()) != 0 {
+            return Err(os("capset"));
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(os("no_new_privs"));
+        }
+    }
+    Ok(())
 }
 
 /// Moves this (single-threaded) process into the container's network.

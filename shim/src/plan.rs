@@ -67,6 +67,17 @@ pub struct Plan {
     pub timeout: Option<Duration>,
     /// Audit lines on the container's stderr.
     pub audit_to_stderr: bool,
+    /// `process.user`: who the guest runs as (`runAsUser`, the image's
+    /// `USER`).
+    pub user: User,
+}
+
+/// A container's user: uid, gid and supplementary groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
 }
 
 impl Plan {
@@ -180,7 +191,18 @@ impl Plan {
                 ));
             }
         };
+        let user = &spec["process"]["user"];
+        let id = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+        let user = User {
+            uid: id(&user["uid"]),
+            gid: id(&user["gid"]),
+            groups: user["additionalGids"]
+                .as_array()
+                .map(|gids| gids.iter().map(id).collect())
+                .unwrap_or_default(),
+        };
         Ok(Plan {
+            user,
             rootfs,
             program,
             args,
@@ -205,7 +227,11 @@ mod tests {
     fn spec(annotations: Value) -> Value {
         json!({
             "root": {"path": "rootfs"},
-            "process": {"args": ["/app.wasm", "8080"], "env": ["PATH=/bin", "GREETING=a=b"]},
+            "process": {
+                "args": ["/app.wasm", "8080"],
+                "env": ["PATH=/bin", "GREETING=a=b"],
+                "user": {"uid": 1000, "gid": 100, "additionalGids": [100, 27]}
+            },
             "linux": {
                 "namespaces": [{"type": "pid"}, {"type": "network", "path": "/var/run/netns/cni-1"}],
                 "resources": {"memory": {"limit": 134217728}}
@@ -244,6 +270,14 @@ mod tests {
         assert_eq!(plan.max_memory, Some(64 << 20));
         assert_eq!(plan.timeout, Some(Duration::from_secs(3600)));
         assert!(!plan.sandbox && !plan.audit_to_stderr);
+        assert_eq!(
+            plan.user,
+            User {
+                uid: 1000,
+                gid: 100,
+                groups: vec![100, 27]
+            }
+        );
     }
 
     #[test]
