@@ -7,6 +7,7 @@
 use crate::guest;
 use crate::plan::Plan;
 use chrono::{DateTime, Utc};
+use containerd_shim::monitor::{ExitEvent, Subject, Subscription};
 use containerd_shimkit::sandbox::{Error, Instance, InstanceConfig};
 use rustix::process::{Pid, PidfdFlags, Signal};
 use std::fs::OpenOptions;
@@ -16,6 +17,8 @@ use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// Where compiled components are cached on the node (`AIO_CACHE_DIR` in
@@ -40,7 +43,16 @@ impl Instance for AioInstance {
     async fn new(_id: String, cfg: &InstanceConfig) -> Result<Self, Error> {
         // The spec is read (and its annotations checked) now, so that a
         // bad grant fails `create` with its reason.
-        let plan = Plan::load(&cfg.bundle).map_err(Error::InvalidArgument)?;
+        let plan = match Plan::load(&cfg.bundle) {
+            Ok(plan) => plan,
+            Err(why) => {
+                // shimkit mounted the image before asking; with no instance
+                // there will be no delete to unmount it.
+                let rootfs = cfg.bundle.join("rootfs");
+                let _ = rustix::mount::unmount(&rootfs, rustix::mount::UnmountFlags::DETACH);
+                return Err(Error::InvalidArgument(why));
+            }
+        };
         Ok(AioInstance {
             bundle: cfg.bundle.clone(),
             plan,
@@ -66,6 +78,12 @@ impl Instance for AioInstance {
             .stdin(open_fifo(&self.stdin, false)?)
             .stdout(open_fifo(&self.stdout, true)?)
             .stderr(open_fifo(&self.stderr, true)?);
+        // The shim reaps every child (it is a subreaper, and waitpid(-1)
+        // on SIGCHLD), so the exit status comes from its monitor, which
+        // must be subscribed before the child can exit.
+        let exits =
+            containerd_shim::monitor::monitor_subscribe(containerd_shim::monitor::Topic::Pid)
+                .map_err(|e| Error::Others(format!("cannot watch for the child's exit: {e}")))?;
         let mut child = command.spawn()?;
         let pid = child.id();
         let pidfd = Pid::from_raw(pid as i32)
@@ -77,14 +95,7 @@ impl Instance for AioInstance {
         *self.child.lock().unwrap_or_else(|e| e.into_inner()) = Some(pidfd);
         let exit = self.exit.clone();
         std::thread::spawn(move || {
-            let code = match child.wait() {
-                Ok(status) => match (status.code(), status.signal()) {
-                    (Some(code), _) => code as u32,
-                    (None, Some(signal)) => 128 + signal as u32,
-                    (None, None) => 255,
-                },
-                Err(_) => 255,
-            };
+            let code = wait_for_exit(&mut child, &exits);
             exit.send_replace(Some((code, Utc::now())));
         });
         Ok(pid)
@@ -133,6 +144,38 @@ impl Instance for AioInstance {
             // The sender lives in `self`: unreachable while `self` does.
             Err(_) => (255, Utc::now()),
         }
+    }
+}
+
+/// The child's exit status (128 + N after signal N): from the shim's
+/// reaper, or, should this thread reap it first, from the child itself.
+fn wait_for_exit(child: &mut std::process::Child, exits: &Subscription) -> u32 {
+    let pid = child.id() as i32;
+    loop {
+        match exits.rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(ExitEvent {
+                subject: Subject::Pid(p),
+                exit_code,
+            }) if p == pid => return exit_code as u32,
+            Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) => match child.try_wait() {
+                Ok(Some(status)) => return status_code(status),
+                Ok(None) => {}
+                // Reaped by the shim: its event is on the way.
+                Err(_) => {}
+            },
+            Err(RecvTimeoutError::Disconnected) => {
+                return child.wait().map_or(255, status_code);
+            }
+        }
+    }
+}
+
+fn status_code(status: std::process::ExitStatus) -> u32 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code as u32,
+        (None, Some(signal)) => 128 + signal as u32,
+        (None, None) => 255,
     }
 }
 
