@@ -94,29 +94,34 @@ impl fmt::Display for AuditEvent {
 /// A callback that sees every [`AuditEvent`] of a run.
 pub type AuditHook = Arc<dyn Fn(&AuditEvent) + Send + Sync>;
 
-/// `hook`, wrapped so that every event is also a `tracing` event when
-/// that is enabled (target `aio_host::audit`): a refusal at `info` (what
-/// `aio -v` shows), an allowed use at `debug` (`AIO_LOG=aio_host::audit=debug`).
-/// Decided when a run starts, so a run without a log or a subscriber pays
-/// nothing.
+/// `hook`, wrapped so that every event is also [`trace`]d when tracing
+/// is enabled. Decided when a run starts, so a run without a log or a
+/// subscriber pays nothing.
 pub(crate) fn traced(hook: Option<&AuditHook>) -> Option<AuditHook> {
     if !tracing::enabled!(tracing::Level::INFO) {
         return hook.cloned();
     }
     let hook = hook.cloned();
     Some(Arc::new(move |event: &AuditEvent| {
-        match event {
-            AuditEvent::Capability(CapabilityUse {
-                decision: Decision::Denied { .. },
-                ..
-            })
-            | AuditEvent::EnvNotSet { .. } => tracing::info!("{event}"),
-            _ => tracing::debug!("{event}"),
-        }
+        trace(event);
         if let Some(hook) = &hook {
             hook(event);
         }
     }))
+}
+
+/// `event` as a `tracing` event (target `aio_host::audit`): a refusal at
+/// `info` (what `aio -v` shows), an allowed use at `debug`
+/// (`AIO_LOG=aio_host::audit=debug`).
+pub(crate) fn trace(event: &AuditEvent) {
+    match event {
+        AuditEvent::Capability(CapabilityUse {
+            decision: Decision::Denied { .. },
+            ..
+        })
+        | AuditEvent::EnvNotSet { .. } => tracing::info!("{event}"),
+        _ => tracing::debug!("{event}"),
+    }
 }
 
 /// Whether a capability use was allowed.

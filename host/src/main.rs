@@ -400,14 +400,10 @@ fn new_crate(args: &NewArgs) -> Result<u8, Error> {
 /// `aio package`: checks that the program loads (as the shim will load
 /// it), then writes the image.
 fn package_image(runtime: &Runtime, args: &PackageArgs) -> Result<u8, Error> {
-    let program = runtime.load(&args.app)?;
-    let file_name = program.name().to_owned();
-    let component = std::fs::read(&args.app).map_err(|e| {
-        Error::from(std::io::Error::new(
-            e.kind(),
-            format!("cannot read {}: {e}", args.app.display()),
-        ))
-    })?;
+    // One read: the bytes checked are the bytes packaged.
+    let component = aio_host::runner::read_program(&args.app)?;
+    let file_name = aio_host::runner::display_name(&args.app);
+    runtime.load_bytes(&file_name, &component)?;
     let stem = Path::new(&file_name)
         .file_stem()
         .map(|s| s.to_string_lossy().to_lowercase())

@@ -70,7 +70,7 @@ pub(crate) fn parse_user(text: &str) -> Result<String, String> {
 
 /// The image layout tar.
 pub(crate) fn write(image: &Image<'_>) -> std::io::Result<Vec<u8>> {
-    let layer = tar_of(&[(image.file_name, image.component, 0o644)])?;
+    let layer = tar_of(&[(image.file_name, image.component)])?;
     let layer_digest = digest(&layer);
     let (os, arch) = image.platform;
     let config = serde_json::to_vec(&json!({
@@ -83,19 +83,21 @@ pub(crate) fn write(image: &Image<'_>) -> std::io::Result<Vec<u8>> {
         "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
         "history": [{ "created_by": format!("aio package {}", image.file_name) }],
     }))?;
+    let config_digest = digest(&config);
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST,
-        "config": { "mediaType": CONFIG, "digest": digest(&config), "size": config.len() },
+        "config": { "mediaType": CONFIG, "digest": config_digest, "size": config.len() },
         "layers": [{ "mediaType": LAYER, "digest": layer_digest, "size": layer.len() }],
     }))?;
+    let manifest_digest = digest(&manifest);
     let tag = image.name.rsplit_once(':').map_or("latest", |(_, tag)| tag);
     let index = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": [{
             "mediaType": MANIFEST,
-            "digest": digest(&manifest),
+            "digest": manifest_digest,
             "size": manifest.len(),
             "platform": { "architecture": arch, "os": os },
             "annotations": {
@@ -105,14 +107,13 @@ pub(crate) fn write(image: &Image<'_>) -> std::io::Result<Vec<u8>> {
         }],
     }))?;
     let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
-    let blob = |bytes: &[u8]| format!("blobs/sha256/{}", &digest(bytes)["sha256:".len()..]);
-    let (config_path, manifest_path, layer_path) = (blob(&config), blob(&manifest), blob(&layer));
+    let blob = |digest: &str| format!("blobs/sha256/{}", &digest["sha256:".len()..]);
     tar_of(&[
-        ("oci-layout", layout, 0o644),
-        ("index.json", &index, 0o644),
-        (&manifest_path, &manifest, 0o644),
-        (&config_path, &config, 0o644),
-        (&layer_path, &layer, 0o644),
+        ("oci-layout", layout),
+        ("index.json", &index),
+        (&blob(&manifest_digest), &manifest),
+        (&blob(&config_digest), &config),
+        (&blob(&layer_digest), &layer),
     ])
 }
 
@@ -122,12 +123,13 @@ fn digest(bytes: &[u8]) -> String {
     format!("sha256:{hex}")
 }
 
-/// A tar of regular files (directories implied), deterministic.
-fn tar_of(files: &[(&str, &[u8], u32)]) -> std::io::Result<Vec<u8>> {
+/// A tar of regular files, mode 0644 (directories implied, 0755),
+/// deterministic.
+fn tar_of(files: &[(&str, &[u8])]) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.mode(tar::HeaderMode::Deterministic);
     let mut dirs: Vec<String> = Vec::new();
-    for (path, bytes, mode) in files {
+    for (path, bytes) in files {
         // Parent directories first (blobs/, blobs/sha256/), once each.
         let parents: Vec<String> = Path::new(path)
             .ancestors()
@@ -147,7 +149,7 @@ fn tar_of(files: &[(&str, &[u8], u32)]) -> std::io::Result<Vec<u8>> {
         }
         let mut header = tar::Header::new_ustar();
         header.set_entry_type(tar::EntryType::Regular);
-        header.set_mode(*mode);
+        header.set_mode(0o644);
         header.set_size(bytes.len() as u64);
         header.set_mtime(0);
         builder.append_data(&mut header, path, *bytes)?;

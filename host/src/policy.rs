@@ -295,7 +295,8 @@ impl Grants {
     }
 
     fn report(&self, event: AuditEvent) {
-        if let Some(hook) = self.audit_hook() {
+        crate::audit::trace(&event);
+        if let Some(hook) = &self.audit {
             hook(&event);
         }
     }

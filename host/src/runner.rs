@@ -647,7 +647,10 @@ fn classify(bytes: &[u8]) -> Binary {
     }
 }
 
-pub(crate) fn read_program(path: &Path) -> Result<Vec<u8>, Error> {
+/// Reads a component file with the errors [`Runtime::load`] gives
+/// ([`ErrorKind::NotFound`] for a missing file): for a caller that needs
+/// the bytes it loads (`aio package` writes the very bytes it checked).
+pub fn read_program(path: &Path) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::new(
@@ -663,7 +666,9 @@ pub(crate) fn read_program(path: &Path) -> Result<Vec<u8>, Error> {
     })
 }
 
-pub(crate) fn display_name(path: &Path) -> String {
+/// The name [`Runtime::load`] gives a program (its `argv[0]`): the file
+/// name, else the whole path.
+pub fn display_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())

@@ -178,6 +178,7 @@ impl GuestStore {
             .map_err(|e| crate::Error::new(crate::ErrorKind::Host, e.to_string()))?;
         let captured = stdio.apply(&mut wasi);
 
+        let audit = grants.audit_hook();
         let mut table = ResourceTable::new();
         table.set_max_capacity(limits.handle_limit());
         let children = ChildrenGuard(Children::new(limits.children_limit()));
@@ -185,12 +186,8 @@ impl GuestStore {
             wasi: wasi.build(),
             net,
             unix: grants.unix_access(),
-            audit: grants.audit_hook(),
-            process: ProcessCtx::new(
-                grants.run_grant().clone(),
-                grants.audit_hook(),
-                children.0.clone(),
-            ),
+            audit: audit.clone(),
+            process: ProcessCtx::new(grants.run_grant().clone(), audit, children.0.clone()),
             signals,
             table,
             memory: MemoryLimiter::new(limits.memory_limit()),

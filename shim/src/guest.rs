@@ -78,10 +78,7 @@ async fn run_guest(
         None => Runtime::builder().no_cache(),
     };
     let runtime = runtime.build().map_err(fail)?;
-    let name = Path::new(&plan.program)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| plan.program.clone());
+    let name = aio_host::runner::display_name(Path::new(&plan.program));
     let program = runtime.load_bytes(&name, component).map_err(fail)?;
 
     // This process's environment is the container's (the shim set it), so

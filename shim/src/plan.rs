@@ -165,16 +165,13 @@ impl Plan {
                     .map_err(|e| format!("annotation {key}: {e}"))?;
             }
         }
-        let setting = |key: &str| -> Result<Option<String>, String> {
-            Ok(annotation(key).map(str::to_owned))
-        };
         let duration = |key: &str| -> Result<Option<Duration>, String> {
-            setting(key)?
-                .map(|v| parse_duration(&v).map_err(|e| format!("annotation {key}: {e}")))
+            annotation(key)
+                .map(|v| parse_duration(v).map_err(|e| format!("annotation {key}: {e}")))
                 .transpose()
         };
-        let mut max_memory = setting("aio.limits/max-memory")?
-            .map(|v| parse_size(&v).map_err(|e| format!("annotation aio.limits/max-memory: {e}")))
+        let mut max_memory = annotation("aio.limits/max-memory")
+            .map(|v| parse_size(v).map_err(|e| format!("annotation aio.limits/max-memory: {e}")))
             .transpose()?;
         if let Some(limit) = spec["linux"]["resources"]["memory"]["limit"].as_i64()
             && limit > 0
